@@ -1,0 +1,1 @@
+"""Compiled simulation kernels (a leaf: imports numpy / numba / cupy only)."""

@@ -1,0 +1,1 @@
+"""Stimulus-stream generators (a leaf: imports numpy only)."""

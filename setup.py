@@ -1,0 +1,29 @@
+"""Install neurosim.
+
+``kernels/`` and ``paradigms/`` are generic names used by other PyPI packages, so they are
+installed only as sub-packages ``neurosim.kernels`` and ``neurosim.paradigms``.
+"""
+from setuptools import find_packages, setup
+
+core_packages = find_packages(include=["neurosim", "neurosim.*"])
+
+setup(
+    name="neurosim",
+    version="0.1.0",
+    description="Fast spiking reservoir simulation (Izhikevich) with plastic readouts on CPU and GPU",
+    long_description=open("README.md", encoding="utf-8").read(),
+    long_description_content_type="text/markdown",
+    python_requires=">=3.10",
+    packages=core_packages + ["neurosim.kernels", "neurosim.paradigms"],
+    package_dir={"neurosim.kernels": "kernels", "neurosim.paradigms": "paradigms"},
+    install_requires=["numpy>=1.24", "numba>=0.59", "h5py>=3.8", "scipy>=1.10", "tqdm>=4.60"],
+    extras_require={
+        "plot": ["matplotlib>=3.7"],
+        "test": ["pytest>=7", "matplotlib>=3.7"],
+        # Brian2 2.9 uses ndarray.ptp, removed in numpy 2.4.
+        "bench": ["brian2>=2.7", "numpy<2.4", "matplotlib>=3.7"],
+        "gpu": ["cupy-cuda12x>=13", "numba-cuda>=0.4"],
+        "io": ["pandas>=1.5"],
+    },
+    entry_points={"console_scripts": ["neurosim=neurosim.cli:main"]},
+)
