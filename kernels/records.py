@@ -1,0 +1,84 @@
+"""Plain records (namedtuples of arrays and scalars) passed to every backend's ``run_chunk``.
+
+Norse-style separation: ``Params`` never change during a run; ``State`` and ``Readout`` are
+updated in place; ``ChunkIO`` holds one chunk's per-step inputs; ``Recording`` receives
+bulk records. Numba compiles namedtuples natively, so the compiled and the reference kernels
+read the same records. Every array is always present (size 0 when a feature is off), so a
+configuration change never changes the compiled signature, only the dtype does.
+
+Integer codes
+-------------
+form:      0 Izhikevich 2003 quadratic, 1 Izhikevich 2007 (C, k, vr, vt)
+scheme:    0 ``izhikevich2003`` (v in two dt/2 half-steps, u from the new v), 1 ``euler``
+syn_kind:  0 delta (v_post += w), 1 exponential, 2 double exponential (unit-area kernels)
+feat_kind: 0 exponential (jump 1 per spike), 1 double exponential (unit area)
+rule:      0 frozen, 1 online gated delta rule (three-factor), 2 accumulate U only, 3 RLS
+"""
+from collections import namedtuple
+
+Params = namedtuple("Params", [
+    # neurons, (N,) arrays
+    "a", "b", "c", "d", "bias", "sigma",
+    # model constants
+    "form", "scheme", "dt", "C", "k", "vr", "vt", "v_peak", "has_noise",
+    # connectivity: dense [pre, post] (N, N) or (0, 0); CSR by presynaptic row
+    "dense", "w_dense", "indptr", "indices", "w_data",
+    # synapses
+    "syn_kind", "syn_decay", "syn_rise_decay", "syn_scale",
+    # external input projection (n_channels, N)
+    "proj",
+    # features
+    "feat_kind", "f_decay", "f_rise_decay", "f_inc", "has_slow", "s_decay", "s_scale",
+    "center", "c_rate", "bias_feature",
+])
+
+State = namedtuple("State", [
+    "v", "u",            # (N,) membrane potential (mV) and recovery variable
+    "isyn", "hsyn",      # (N,) synaptic current and its rise variable
+    "fb",                # (N,) feedback current from the readouts, applied next step
+    "ffast", "frise",    # (N,) fast feature trace and its rise variable
+    "fslow",             # (N,) slow feature trace (size 0 when off)
+    "fmean",             # (n_feat,) running mean of features (centring)
+    "x",                 # (n_feat,) current (centred) features, work array
+])
+
+Readout = namedtuple("Readout", [
+    "W",         # (n_out, n_feat) readout weights
+    "W0",        # (n_out, n_feat) snapshot taken when the gate opens
+    "elig",      # (n_feat,) eligibility trace
+    "U",         # (n_out, n_feat) accumulated update signal (rule 2)
+    "P",         # (n_feat, n_feat) RLS inverse correlation (or (0, 0))
+    "kbuf",      # (n_feat,) RLS work buffer
+    "err",       # (n_out,) work buffer
+    "z", "z0",   # (n_out,) outputs with current and frozen (snapshot) weights
+    "tag_sum",   # (n_feat,) sum of features over tagged steps
+    "enc",       # (n_out, N) feedback encoders, or (0, N) without feedback
+    "online",    # (n_out,) 1.0 where the output learns online
+    "counters",  # int64 (3,): gate_prev, tag_count, gated step count (RLS schedule)
+    "fsums",     # float64 (2,): sum over gated steps of |x|^2, number of gated steps
+    "rule", "eta", "e_decay", "lam", "rls_every", "dt_ms",
+])
+
+ChunkIO = namedtuple("ChunkIO", [
+    "drive",   # (n_steps, n_channels) input drive per channel
+    "target",  # (n_steps, n_out) targets
+    "gate",    # (n_steps,) attention gate g(t) in [0, 1]
+    "tag",     # (n_steps,) uint8, 1 where features are summed into the tag
+])
+
+Recording = namedtuple("Recording", [
+    "record_spikes",
+    "spk_step", "spk_id",  # int32 (capacity,) spike buffer: step within chunk, neuron id
+    "n_spk",               # int64 (1,) number of spikes in the buffer
+    "rate",                # int32 (n_steps,) spikes per step
+    "trace_ids",           # int64 (n_traces,) neurons whose v is recorded
+    "traces",              # (n_steps, n_traces) v after the step (mV)
+    "z", "z0",             # (n_steps, n_out) readout outputs
+])
+
+CODES = {
+    "scheme": {"izhikevich2003": 0, "euler": 1},
+    "syn_kind": {"delta": 0, "exponential": 1, "double_exponential": 2},
+    "feat_kind": {"exponential": 0, "double_exponential": 1},
+    "rule": {"frozen": 0, "online": 1, "accumulate": 2, "rls": 3},
+}

@@ -1,0 +1,179 @@
+"""Plain NumPy reference kernel: the oracle every other backend is tested against.
+
+One step, in Brian2's default schedule order:
+
+1. input current  I = bias + sigma * noise + sum_c drive_c * proj_c + isyn + fb
+2. state update   (v, u) by the integration scheme, with I held over the step
+3. threshold      spiking = v >= v_peak
+4. synapses       each spiking neuron j (in increasing j) adds its weight row to v (delta),
+                  or to the synaptic current variables, which decay first
+5. reset          v = c, u += d for spiking neurons
+6. features       filtered spike trains, centring, readout z = W x, learning, feedback
+
+Arithmetic is written in the same order as the compiled kernel (``kernels/cpu.py``) so that
+float64 results agree bitwise: scalars are evaluated in float64, dot products are sequential
+sums (``cumsum``), and spikes are propagated one presynaptic row at a time.
+"""
+import numpy as np
+
+from .rls import rls_step_reference
+
+
+def _seqdot(matrix, vector):
+    """Row-wise dot products summed left to right (bitwise equal to a scalar loop)."""
+    if matrix.shape[1] == 0:
+        return np.zeros(matrix.shape[0])
+    return np.cumsum(matrix.astype(np.float64) * vector, axis=1)[:, -1]
+
+
+def _dv(p, v, u, current):
+    if p.form == 0:
+        return 0.04 * v * v + 5.0 * v + 140.0 - u + current
+    return (p.k * (v - p.vr) * (v - p.vt) - u + current) / p.C
+
+
+def _du(p, v, u):
+    if p.form == 0:
+        return p.a * (p.b * v - u)
+    return p.a * (p.b * (v - p.vr) - u)
+
+
+def _neurons(p, s, io, t, rng):
+    n = s.v.shape[0]
+    current = p.bias.astype(np.float64)
+    if p.has_noise:
+        current = current + p.sigma * rng.standard_normal(n)
+    for ch in range(p.proj.shape[0]):
+        if io.drive[t, ch] != 0.0:
+            current = current + np.float64(io.drive[t, ch]) * p.proj[ch].astype(np.float64)
+    if p.syn_kind != 0:
+        current = current + s.isyn
+    if s.fb.shape[0] > 0:
+        current = current + s.fb
+    v = s.v.astype(np.float64)
+    u = s.u.astype(np.float64)
+    if p.scheme == 0:
+        half = 0.5 * p.dt
+        v = v + half * _dv(p, v, u, current)
+        v = v + half * _dv(p, v, u, current)
+        u = u + p.dt * _du(p, v, u)
+    else:
+        dv = _dv(p, v, u, current)
+        du = _du(p, v, u)
+        v = v + p.dt * dv
+        u = u + p.dt * du
+    s.v[:] = v
+    s.u[:] = u
+    return np.flatnonzero(s.v >= p.v_peak)
+
+
+def _synapses(p, s, spiking):
+    if p.syn_kind == 0:
+        target, scale = s.v, 1.0
+    elif p.syn_kind == 1:
+        s.isyn[:] = s.isyn * p.syn_decay
+        target, scale = s.isyn, p.syn_scale
+    else:
+        s.isyn[:] = s.isyn * p.syn_rise_decay + s.hsyn * p.dt
+        s.hsyn[:] = s.hsyn * p.syn_decay
+        target, scale = s.hsyn, p.syn_scale
+    for j in spiking:
+        if p.dense:
+            target[:] = target + scale * p.w_dense[j].astype(np.float64)
+        else:
+            lo, hi = p.indptr[j], p.indptr[j + 1]
+            post = p.indices[lo:hi]
+            target[post] = target[post] + scale * p.w_data[lo:hi].astype(np.float64)
+
+
+def _features(p, s, spiked):
+    n = s.v.shape[0]
+    if p.feat_kind == 0:
+        s.ffast[:] = s.ffast * p.f_decay + spiked
+    else:
+        s.ffast[:] = s.ffast * p.f_rise_decay + s.frise * p.dt
+        s.frise[:] = s.frise * p.f_decay + spiked * p.f_inc
+    s.x[:n] = s.ffast
+    m = n
+    if p.has_slow:
+        s.fslow[:] = s.fslow * p.s_decay + spiked
+        s.x[n:2 * n] = s.fslow * p.s_scale
+        m = 2 * n
+    if p.center:
+        raw = s.x[:m].astype(np.float64)
+        s.x[:m] = raw - s.fmean[:m]
+        s.fmean[:m] = s.fmean[:m] + p.c_rate * (raw - s.fmean[:m])
+    if p.bias_feature:
+        s.x[m] = 1.0
+
+
+def _readout(r, s, io, t):
+    g = np.float64(io.gate[t])
+    x = s.x.astype(np.float64)
+    if g > 0.0 and r.counters[0] == 0:
+        r.W0[:] = r.W
+    r.counters[0] = 1 if g > 0.0 else 0
+    r.z[:] = _seqdot(r.W, x)
+    r.z0[:] = _seqdot(r.W0, x) if g > 0.0 else r.z
+    if r.e_decay == 0.0:
+        r.elig[:] = x
+    else:
+        r.elig[:] = r.elig * r.e_decay + x
+    if g > 0.0:
+        r.fsums[0] += np.cumsum(x * x)[-1] if x.size else 0.0
+        r.fsums[1] += 1.0
+        if r.rule == 1 or r.rule == 2:
+            elig = r.elig.astype(np.float64)
+            for k in range(r.W.shape[0]):
+                if r.online[k] > 0.0:
+                    e = np.float64(io.target[t, k]) - r.z[k]
+                    if r.rule == 1:
+                        r.W[k] = r.W[k] + (r.eta * g * e) * elig
+                    else:
+                        r.U[k] = r.U[k] + (g * e * r.dt_ms) * elig
+        elif r.rule == 3:
+            if r.counters[2] % r.rls_every == 0:
+                for k in range(r.W.shape[0]):
+                    r.err[k] = (r.z[k] - io.target[t, k]) if r.online[k] > 0.0 else 0.0
+                rls_step_reference(r.P, r.W, x.astype(r.P.dtype), r.err, r.lam)
+            r.counters[2] += 1
+    if io.tag[t]:
+        r.tag_sum[:] = r.tag_sum + x
+        r.counters[1] += 1
+    if r.enc.shape[0] > 0:
+        fb = np.zeros(r.enc.shape[1])
+        for k in range(r.enc.shape[0]):
+            fb = fb + r.enc[k] * r.z[k]
+        s.fb[:] = fb
+
+
+def run_chunk(p, s, r, io, rec, rng, t0, n_steps):
+    """Advance the network from step ``t0`` to ``n_steps`` of the chunk, in place.
+
+    Returns the step at which it stopped: ``n_steps``, or earlier if the spike buffer could
+    not hold another step's worth of spikes (the caller empties it and calls again).
+    """
+    n = s.v.shape[0]
+    for t in range(t0, n_steps):
+        if rec.record_spikes and rec.n_spk[0] + n > rec.spk_step.shape[0]:
+            return t
+        spiking = _neurons(p, s, io, t, rng)
+        _synapses(p, s, spiking)
+        s.v[spiking] = p.c[spiking]
+        s.u[spiking] = s.u[spiking] + p.d[spiking]
+        spiked = np.zeros(n)
+        spiked[spiking] = 1.0
+        _features(p, s, spiked)
+        if r.W.shape[0] > 0:
+            _readout(r, s, io, t)
+            rec.z[t] = r.z
+            rec.z0[t] = r.z0
+        rec.rate[t] = spiking.size
+        if rec.record_spikes:
+            k = rec.n_spk[0]
+            rec.spk_step[k:k + spiking.size] = t
+            rec.spk_id[k:k + spiking.size] = spiking
+            rec.n_spk[0] = k + spiking.size
+        if rec.trace_ids.shape[0] > 0:
+            rec.traces[t] = s.v[rec.trace_ids]
+    return n_steps

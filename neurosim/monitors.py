@@ -1,0 +1,126 @@
+"""In-memory records of a run with Brian2-style accessors (``i``, ``t``, ``count``, ...)."""
+from __future__ import annotations
+
+import numpy as np
+
+
+class SpikeMonitor:
+    """Spikes of one population.
+
+    Attributes
+    ----------
+    i : ndarray (n_spikes,) int
+        Neuron index of each spike, in time order.
+    t : ndarray (n_spikes,) float
+        Spike times in ms.
+    """
+
+    def __init__(self, i: np.ndarray, t_ms: np.ndarray, n_neurons: int):
+        self.i = np.asarray(i)
+        self.t = np.asarray(t_ms)
+        self.n_neurons = int(n_neurons)
+
+    @property
+    def count(self) -> np.ndarray:
+        """Spike count per neuron, shape (N,)."""
+        return np.bincount(self.i, minlength=self.n_neurons)
+
+    @property
+    def num_spikes(self) -> int:
+        return int(self.i.size)
+
+    def spike_trains(self) -> dict[int, np.ndarray]:
+        """Dict neuron id -> spike times (ms), for every neuron (empty arrays included)."""
+        order = np.argsort(self.i, kind="stable")
+        ids, times = self.i[order], self.t[order]
+        bounds = np.searchsorted(ids, np.arange(self.n_neurons + 1))
+        return {n: times[bounds[n]:bounds[n + 1]] for n in range(self.n_neurons)}
+
+    def mean_rate(self, duration_ms: float, mask: np.ndarray | None = None) -> float:
+        """Mean firing rate in Hz over ``duration_ms``, optionally of a neuron subset."""
+        counts = self.count if mask is None else self.count[mask]
+        return float(counts.mean() / (duration_ms / 1000.0)) if counts.size else 0.0
+
+
+class Recorder:
+    """Collects a run's chunk records in memory and, optionally, streams them to HDF5.
+
+    Spikes are kept as (global step, id) in int arrays per chunk and joined on demand, so
+    memory grows with the number of spikes only; per-step series (rate, readouts) grow with
+    duration. With ``keep_in_memory=False`` only the HDF5 writer receives the data.
+    """
+
+    def __init__(self, n_neurons: int, dt_ms: float, writer=None, keep_in_memory: bool = True,
+                 population: str = "reservoir"):
+        self.n_neurons, self.dt_ms = n_neurons, dt_ms
+        self.writer, self.keep = writer, keep_in_memory
+        self.population = population
+        self._steps, self._ids, self._rate, self._z, self._z0 = [], [], [], [], []
+        self._traces, self._series = [], {}
+        self.trace_ids = np.zeros(0, dtype=np.int64)
+
+    def add_spikes(self, steps: np.ndarray, ids: np.ndarray):
+        if self.keep:
+            self._steps.append(steps.astype(np.int64))
+            self._ids.append(ids.astype(np.int32))
+        if self.writer is not None and steps.size:
+            self.writer.append_spikes(self.population, steps * self.dt_ms, ids)
+
+    def add_chunk(self, step0: int, rate, z, z0, traces):
+        """Per-step series of one chunk (already trimmed to its length)."""
+        if self.keep:
+            self._rate.append(rate.copy())
+            if z.shape[1]:
+                self._z.append(z.copy())
+                self._z0.append(z0.copy())
+            if traces.shape[1]:
+                self._traces.append(traces.copy())
+        if self.writer is not None:
+            self.writer.append_series("rate", rate)
+            if z.shape[1]:
+                self.writer.append_series("z", z)
+                self.writer.append_series("z0", z0)
+            if traces.shape[1]:
+                times = (step0 + np.arange(traces.shape[0])) * self.dt_ms
+                self.writer.append_trace("v", traces, self.trace_ids, times)
+
+    def add_series(self, name: str, values: np.ndarray):
+        """Any other per-step series of the chunk (targets, gate, ...)."""
+        if self.keep:
+            self._series.setdefault(name, []).append(np.asarray(values).copy())
+        if self.writer is not None:
+            self.writer.append_series(name, values)
+
+    @staticmethod
+    def _join(parts, width=None, dtype=float):
+        if parts:
+            return np.concatenate(parts)
+        return np.zeros((0,) if width is None else (0, width), dtype=dtype)
+
+    @property
+    def spikes(self) -> SpikeMonitor:
+        steps = self._join(self._steps, dtype=np.int64)
+        return SpikeMonitor(self._join(self._ids, dtype=np.int32), steps * self.dt_ms,
+                            self.n_neurons)
+
+    @property
+    def rate(self) -> np.ndarray:
+        """Population rate per step in Hz, shape (n_steps,)."""
+        counts = self._join(self._rate, dtype=np.int32)
+        return counts / self.n_neurons / (self.dt_ms / 1000.0)
+
+    @property
+    def z(self) -> np.ndarray:
+        return self._join(self._z, 0)
+
+    @property
+    def z0(self) -> np.ndarray:
+        return self._join(self._z0, 0)
+
+    @property
+    def traces(self) -> np.ndarray:
+        """Recorded v, shape (n_steps, n_traces), in mV (after each step's reset)."""
+        return self._join(self._traces, len(self.trace_ids))
+
+    def series(self, name: str) -> np.ndarray:
+        return self._join(self._series.get(name, []))

@@ -1,0 +1,209 @@
+"""The thin owner of a run: builds kernel records, loops over chunks, records, reports.
+
+Python acts only at chunk boundaries; each chunk is one compiled ``run_chunk`` call.
+"""
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass
+
+import numpy as np
+
+from .backends import get_backend
+from .config import ConfigError, RunConfig
+from .kernels.records import CODES, ChunkIO, Params, Readout, Recording, State
+from .monitors import Recorder
+from .network import Network, seed_streams
+from .progress import make_reporter
+from .streams import DurationStream, chunk_arrays
+
+f64 = np.float64
+
+
+def build_params(net: Network, dt_ms: float) -> Params:
+    """Kernel parameter record for ``net`` at time step ``dt_ms`` (scalars as float64)."""
+    cfg = net.config
+    syn, feat = cfg.synapse, cfg.features
+    dtype = net.a.dtype
+    empty_w = np.zeros((0, 0), dtype=dtype)
+    if net.csr is None:
+        indptr, indices, w_data = np.zeros(1, np.int64), np.zeros(0, np.int32), np.zeros(0, dtype)
+    else:
+        indptr, indices, w_data = net.csr
+    syn_kind = CODES["syn_kind"][syn.model]
+    syn_scale = {0: 1.0, 1: 1.0 / syn.tau_decay_ms,
+                 2: 1.0 / (syn.tau_rise_ms * syn.tau_decay_ms)}[syn_kind]
+    feat_kind = CODES["feat_kind"][feat.kernel]
+    C, k, vr, vt, v_peak = (f64(x) for x in net.constants)
+    return Params(
+        a=net.a, b=net.b, c=net.c, d=net.d, bias=net.bias, sigma=net.noise_sigma,
+        form=net.form, scheme=CODES["scheme"][cfg.integration], dt=f64(dt_ms),
+        C=C, k=k, vr=vr, vt=vt, v_peak=v_peak, has_noise=bool(np.any(net.noise_sigma > 0)),
+        dense=net.weights is not None,
+        w_dense=net.weights if net.weights is not None else empty_w,
+        indptr=indptr, indices=indices, w_data=w_data,
+        syn_kind=syn_kind, syn_decay=f64(math.exp(-dt_ms / syn.tau_decay_ms)),
+        syn_rise_decay=f64(math.exp(-dt_ms / syn.tau_rise_ms)), syn_scale=f64(syn_scale),
+        proj=net.input_projection,
+        feat_kind=feat_kind, f_decay=f64(math.exp(-dt_ms / feat.tau_fast_ms)),
+        f_rise_decay=f64(math.exp(-dt_ms / feat.tau_rise_ms)),
+        f_inc=f64(1.0 / (feat.tau_rise_ms * feat.tau_fast_ms)),
+        has_slow=feat.tau_slow_ms > 0,
+        s_decay=f64(math.exp(-dt_ms / feat.tau_slow_ms)) if feat.tau_slow_ms > 0 else f64(0.0),
+        s_scale=f64(feat.resolved_slow_scale), center=feat.centering,
+        c_rate=f64(dt_ms / feat.centering_tau_ms), bias_feature=feat.bias)
+
+
+def n_features(net: Network) -> int:
+    """Readout input size: fast bank, slow bank (if on) and the bias feature (if on)."""
+    feat = net.config.features
+    return net.n_neurons * (2 if feat.tau_slow_ms > 0 else 1) + (1 if feat.bias else 0)
+
+
+def new_readout(n_out: int, n_feat: int, n_neurons: int, dtype, rule="frozen", eta=0.0,
+                e_decay=0.0, lam=1.0, rls_every=1, dt_ms=1.0, online=None, P=None,
+                encoders=None, W=None) -> Readout:
+    """A readout record with zero weights (or ``W``), for the kernel."""
+    dtype = np.dtype(dtype)
+    if rule not in CODES["rule"]:
+        raise ConfigError(f"rule {rule!r} is unknown; valid names: {', '.join(CODES['rule'])}")
+    W = np.zeros((n_out, n_feat), dtype) if W is None else np.ascontiguousarray(W, dtype)
+    online = np.ones(n_out) if online is None else np.asarray(online, dtype=float)
+    return Readout(
+        W=W, W0=W.copy(), elig=np.zeros(n_feat, dtype), U=np.zeros((n_out, n_feat), dtype),
+        P=np.zeros((0, 0), dtype) if P is None else np.ascontiguousarray(P, dtype),
+        kbuf=np.zeros(n_feat, dtype), err=np.zeros(n_out), z=np.zeros(n_out), z0=np.zeros(n_out),
+        tag_sum=np.zeros(n_feat), online=online,
+        enc=np.zeros((0, n_neurons), dtype) if encoders is None
+        else np.ascontiguousarray(encoders, dtype),
+        counters=np.zeros(3, np.int64), fsums=np.zeros(2), rule=CODES["rule"][rule],
+        eta=f64(eta), e_decay=f64(e_decay), lam=f64(lam), rls_every=int(rls_every),
+        dt_ms=f64(dt_ms))
+
+
+def new_state(net: Network) -> State:
+    """Initial state record of ``net`` (v0, u0; synapses, features and means at zero)."""
+    n, dtype = net.n_neurons, net.a.dtype
+    has_slow = net.config.features.tau_slow_ms > 0
+    nf = n_features(net)
+    return State(v=net.v0.copy(), u=net.u0.copy(), isyn=np.zeros(n, dtype),
+                 hsyn=np.zeros(n, dtype), fb=np.zeros(n, dtype), ffast=np.zeros(n, dtype),
+                 frise=np.zeros(n, dtype), fslow=np.zeros(n if has_slow else 0, dtype),
+                 fmean=np.zeros(nf), x=np.zeros(nf, dtype))
+
+
+@dataclass
+class ChunkResult:
+    """What one chunk produced: its first global step, length, and per-step readout records."""
+    step0: int
+    n_steps: int
+    z: np.ndarray
+    z0: np.ndarray
+    rate: np.ndarray
+
+
+class Simulator:
+    """Run a built network chunk by chunk on a backend, with an optional plastic readout.
+
+    Parameters
+    ----------
+    network : Network
+    run : RunConfig
+        dt, backend, seed (noise stream), recording options.
+    readout : Readout, optional
+        Readout record (see :func:`new_readout`); a learner may replace its scalars per chunk.
+    """
+
+    def __init__(self, network: Network, run: RunConfig, readout: Readout | None = None):
+        self.network, self.run_config = network, run
+        self.backend = get_backend(run.backend)
+        self.params = build_params(network, run.dt_ms)
+        self.state = new_state(network)
+        nf = n_features(network)
+        self.readout = readout if readout is not None else new_readout(
+            0, nf, network.n_neurons, network.a.dtype)
+        if self.readout.W.shape[1] != nf:
+            raise ConfigError(f"readout has {self.readout.W.shape[1]} inputs; the network "
+                              f"provides {nf} features")
+        self.rng = np.random.default_rng(seed_streams(run.seed)["noise"])
+        self.step = 0
+        self.chunk_index = 0
+        self.trace_ids = np.asarray(run.record_traces, dtype=np.int64)
+        if self.trace_ids.size and (self.trace_ids.min() < 0
+                                    or self.trace_ids.max() >= network.n_neurons):
+            raise ConfigError(f"run.record_traces = {list(run.record_traces)}: ids must lie in "
+                              f"[0, {network.n_neurons - 1}]")
+        self._spike_capacity = 4 * network.n_neurons
+
+    def run_one_chunk(self, chunk, recorder: Recorder | None = None) -> ChunkResult:
+        """Simulate one chunk (one compiled call, more only if the spike buffer fills)."""
+        net, dtype = self.network, self.network.a.dtype
+        n_steps = int(chunk.n_steps)
+        n_out = self.readout.W.shape[0]
+        drive, target, gate, tag = chunk_arrays(chunk, net.input_projection.shape[0], n_out, dtype)
+        io = ChunkIO(drive=drive, target=target, gate=gate, tag=tag)
+        record_spikes = bool(self.run_config.record_spikes and recorder is not None)
+        cap = self._spike_capacity if record_spikes else 0
+        rec = Recording(record_spikes=record_spikes, spk_step=np.zeros(cap, np.int32),
+                        spk_id=np.zeros(cap, np.int32), n_spk=np.zeros(1, np.int64),
+                        rate=np.zeros(n_steps, np.int32), trace_ids=self.trace_ids,
+                        traces=np.zeros((n_steps, self.trace_ids.size), dtype),
+                        z=np.zeros((n_steps, n_out)), z0=np.zeros((n_steps, n_out)))
+        t = 0
+        while t < n_steps:
+            t = self.backend.run_chunk(self.params, self.state, self.readout, io, rec, self.rng,
+                                       t, n_steps)
+            if record_spikes:
+                k = rec.n_spk[0]
+                recorder.add_spikes(self.step + rec.spk_step[:k].astype(np.int64), rec.spk_id[:k])
+                rec.n_spk[0] = 0
+                if t < n_steps:  # buffer was full: grow it for the rest of the run
+                    self._spike_capacity *= 2
+                    cap = self._spike_capacity
+                    rec = rec._replace(spk_step=np.zeros(cap, np.int32),
+                                       spk_id=np.zeros(cap, np.int32))
+        if recorder is not None:
+            recorder.add_chunk(self.step, rec.rate, rec.z, rec.z0, rec.traces)
+        result = ChunkResult(self.step, n_steps, rec.z, rec.z0, rec.rate)
+        self.step += n_steps
+        self.chunk_index += 1
+        if not np.all(np.isfinite(self.state.v)):
+            raise FloatingPointError(f"non-finite membrane potential at step {self.step}: "
+                                     "the integration diverged (reduce dt or input strength)")
+        return result
+
+    def run(self, stream=None, duration_ms: float | None = None, recorder: Recorder | None = None,
+            report=None, on_chunk=None) -> Recorder:
+        """Run ``stream`` (or ``duration_ms`` with no drive) and return the recorder.
+
+        ``on_chunk(sim, chunk, result)`` is called after every chunk (learners consolidate
+        there); ``report`` is None, 'text', 'tqdm' or ``callable(done_ms, total_ms)``.
+        """
+        run = self.run_config
+        if stream is None:
+            stream = DurationStream(run.duration_ms if duration_ms is None else duration_ms,
+                                    run.chunk_ms, run.dt_ms)
+        if recorder is None:
+            recorder = Recorder(self.network.n_neurons, run.dt_ms)
+        recorder.trace_ids = self.trace_ids
+        total_ms = _total_ms(stream, run.dt_ms)
+        reporter = make_reporter(report, total_ms)
+        start_step, t_start = self.step, time.perf_counter()
+        try:
+            for chunk in stream:
+                result = self.run_one_chunk(chunk, recorder)
+                if on_chunk is not None:
+                    on_chunk(self, chunk, result)
+                reporter((self.step - start_step) * run.dt_ms, total_ms)
+        finally:
+            reporter.close()
+        self.wall_time_s = time.perf_counter() - t_start
+        return recorder
+
+
+def _total_ms(stream, dt_ms: float) -> float:
+    """Total simulated time of ``stream`` in ms if it says (``total_steps`` / ``total_ms``)."""
+    if hasattr(stream, "total_steps"):
+        return stream.total_steps * dt_ms
+    return float(getattr(stream, "total_ms", float("nan")))
