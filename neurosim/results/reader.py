@@ -1,0 +1,317 @@
+"""Read neurosim results files (layout: FORMAT.md).
+
+``load(path)`` validates the file and reads the metadata of every run (attributes, config,
+names of datasets) at once; arrays are read on demand, each call opening the file briefly,
+so no HDF5 handle stays open (a running simulation may still be writing the file) and
+every accessor returns plain numpy arrays.
+"""
+from __future__ import annotations
+
+import contextlib
+import json
+from collections import namedtuple
+from pathlib import Path
+
+import h5py
+import numpy as np
+
+from . import schema as S
+from .schema import ResultsError, ResultsKeyError
+
+Trace = namedtuple("Trace", "data node_ids times_ms")
+Trace.__doc__ = "Recorded state trace: data (n_rows, n_ids), node_ids (n_ids,), times_ms (n_rows,)."
+WeightSnapshots = namedtuple("WeightSnapshots", "data trial")
+WeightSnapshots.__doc__ = ("Weight snapshots: data (n_snapshots, *shape), trial (n_snapshots,) = "
+                           "trials completed when each was taken.")
+
+
+def _corrupt(path, err) -> ResultsError:
+    return ResultsError(f"{path}: truncated or corrupted HDF5 file ({err})")
+
+
+def check_file(path) -> None:
+    """Raise ResultsError unless ``path`` is a readable neurosim results file of a known version."""
+    with _open(path):
+        pass
+
+
+@contextlib.contextmanager
+def _open(path):
+    """Open ``path`` read-only after validating it; h5py errors become ResultsError."""
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"no results file at {path}")
+    if not h5py.is_hdf5(path):
+        raise ResultsError(f"{path}: not an HDF5 file (no HDF5 signature); "
+                           "is it a neurosim results file?")
+    try:
+        # No lock: a running simulation holds the file open for writing and flushes it
+        # after every chunk; reading it meanwhile is what `neurosim inspect` is for.
+        f = h5py.File(path, "r", locking=False)
+    except OSError as err:
+        if "locking flag" not in str(err):
+            raise _corrupt(path, err) from None
+        try:  # this process already has the file open (with a lock): share that handle
+            f = h5py.File(path, "r")
+        except OSError as err2:
+            raise _corrupt(path, err2) from None
+    try:
+        fmt = f.attrs.get("format")
+        if fmt is None:
+            raise ResultsError(f"{path}: HDF5 file without a 'format' attribute: "
+                               "not a neurosim results file")
+        if fmt != S.FORMAT_NAME:
+            raise ResultsError(f"{path}: format {fmt!r} is not {S.FORMAT_NAME!r}")
+        version = f.attrs.get("format_version")
+        if not isinstance(version, (int, np.integer)) or version < 1:
+            raise ResultsError(f"{path}: invalid format_version {version!r}")
+        if version > S.FORMAT_VERSION:
+            raise ResultsError(f"{path}: format_version {int(version)} is newer than this "
+                               f"neurosim reads ({S.FORMAT_VERSION}); upgrade neurosim")
+        if S.RUNS not in f:
+            raise ResultsError(f"{path}: no '/{S.RUNS}' group")
+        try:
+            yield f
+        except (OSError, RuntimeError) as err:  # h5py errors while reading data
+            raise _corrupt(path, err) from None
+    finally:
+        f.close()
+
+
+def _native(value):
+    if isinstance(value, np.generic):
+        return value.item()
+    if isinstance(value, bytes):
+        return value.decode("utf-8")
+    return value
+
+
+def _read(ds: h5py.Dataset) -> np.ndarray:
+    if h5py.check_string_dtype(ds.dtype):
+        return np.asarray(ds.asstr()[()], dtype=str)
+    return ds[()]
+
+
+class SpikeData:
+    """Spikes of one population (or of all, merged), with Brian2 ``SpikeMonitor`` names.
+
+    Attributes
+    ----------
+    i : ndarray (n_spikes,) int64 -- neuron index of each spike
+    t : ndarray (n_spikes,) float64 -- spike time in ms (sorted)
+    n_neurons : int -- population size (stored ``n_nodes``/``n_neurons``, else max(i) + 1)
+    """
+
+    def __init__(self, i, t, n_neurons):
+        self.i = np.asarray(i, dtype=np.int64)
+        self.t = np.asarray(t, dtype=np.float64)
+        self.n_neurons = int(n_neurons)
+
+    @property
+    def num_spikes(self) -> int:
+        return int(self.t.size)
+
+    def __len__(self):
+        return self.num_spikes
+
+    @property
+    def count(self) -> np.ndarray:
+        """Spike count per neuron, shape (n_neurons,)."""
+        return np.bincount(self.i, minlength=self.n_neurons)
+
+    def spike_trains(self) -> dict:
+        """``{neuron index: spike times (ms)}`` for every neuron, silent ones included."""
+        order = np.argsort(self.i, kind="stable")
+        bounds = np.searchsorted(self.i[order], np.arange(self.n_neurons + 1))
+        t = self.t[order]
+        return {k: t[bounds[k]:bounds[k + 1]] for k in range(self.n_neurons)}
+
+    def __repr__(self):
+        return f"SpikeData({self.num_spikes} spikes, {self.n_neurons} neurons)"
+
+
+class Run:
+    """One run of a results file: metadata in memory, arrays read on demand."""
+
+    def __init__(self, path: Path, run_id: str, group: h5py.Group):
+        self.path, self.id = path, run_id
+        self.attrs = {k: _native(v) for k, v in group.attrs.items()}
+        self.config = json.loads(self.attrs.get("config_json", "{}"))
+        self.populations = list(group.get(S.SPIKES, {}))
+        self._pop_sizes = {p: _native(g.attrs.get("n_nodes")) for p, g in group.get(S.SPIKES, {}).items()}
+        self.series_names = list(group.get(S.SERIES, {}))
+        self.trace_names = list(group.get(S.TRACES, {}))
+        self.weight_names = list(group.get(S.WEIGHTS, {}))
+        self.trial_columns = list(group.get(S.TRIALS, {}))
+        ck = group.get(S.CHECKPOINT)
+        self.checkpoint_step = _native(ck.attrs.get("step")) if ck is not None else None
+
+    kind = property(lambda self: self.attrs.get("kind"))
+    complete = property(lambda self: bool(self.attrs.get("complete", False)))
+    dt_ms = property(lambda self: float(self.attrs["dt_ms"]))
+
+    def __repr__(self):
+        state = "complete" if self.complete else "INCOMPLETE"
+        return f"Run({self.id!r}, kind={self.kind!r}, {state})"
+
+    @contextlib.contextmanager
+    def _group(self, *names):
+        with _open(self.path) as f:
+            key = "/".join((S.RUNS, self.id) + names)
+            if key not in f:
+                raise ResultsKeyError(f"{self.path}: run {self.id!r} has no '{'/'.join(names)}'")
+            yield f[key]
+
+    def _need(self, name, available, what):
+        if name not in available:
+            raise ResultsKeyError(f"run {self.id!r} has no {what} {name!r}; "
+                                  f"available: {', '.join(available) or 'none'}")
+
+    def spikes(self, population: str = "all") -> SpikeData:
+        """Spikes of ``population``; "all" merges every population (in creation order),
+        offsetting node ids by the sizes of the populations before it."""
+        if population != "all":
+            self._need(population, self.populations, "spike population")
+        pops = self.populations if population == "all" else [population]
+        i_parts, t_parts, offset = [], [], 0
+        with self._group() as g:
+            for p in pops:
+                ids = g[S.SPIKES][p]["node_ids"][()].astype(np.int64)
+                i_parts.append(ids + offset)
+                t_parts.append(g[S.SPIKES][p]["timestamps"][()])
+                size = self._pop_sizes[p]
+                if size is None:
+                    size = self.attrs.get("n_neurons") if len(pops) == 1 else None
+                offset += int(size) if size is not None else int(ids.max(initial=-1)) + 1
+        i = np.concatenate(i_parts) if i_parts else np.zeros(0, np.int64)
+        t = np.concatenate(t_parts) if t_parts else np.zeros(0)
+        order = np.argsort(t, kind="stable")
+        return SpikeData(i[order], t[order], max(offset, int(i.max(initial=-1)) + 1))
+
+    def series(self, name: str) -> np.ndarray:
+        """Recorded per-step series ``name``, shape (n_rows, ...)."""
+        self._need(name, self.series_names, "series")
+        with self._group(S.SERIES, name) as ds:
+            return ds[()]
+
+    def series_times(self, name: str) -> np.ndarray:
+        """Time (ms) of each row of series ``name``: ``row * decimation * dt_ms``."""
+        self._need(name, self.series_names, "series")
+        with self._group(S.SERIES, name) as ds:
+            return np.arange(ds.shape[0]) * int(ds.attrs["decimation"]) * float(ds.attrs["dt_ms"])
+
+    def series_decimation(self, name: str) -> int:
+        self._need(name, self.series_names, "series")
+        with self._group(S.SERIES, name) as ds:
+            return int(ds.attrs["decimation"])
+
+    def traces(self, name: str) -> Trace:
+        """State trace ``name`` as ``Trace(data, node_ids, times_ms)``."""
+        self._need(name, self.trace_names, "trace")
+        with self._group(S.TRACES, name) as g:
+            return Trace(g["data"][()], g["node_ids"][()], g["times_ms"][()])
+
+    def trials(self) -> dict:
+        """Trial table ``{column: array (n_trials,)}`` (empty when no trials were recorded)."""
+        if not self.trial_columns:
+            return {}
+        with self._group(S.TRIALS) as g:
+            return {k: _read(g[k]) for k in self.trial_columns}
+
+    def weights(self, name: str) -> WeightSnapshots:
+        """Snapshots of weight array ``name`` as ``WeightSnapshots(data, trial)``."""
+        self._need(name, self.weight_names, "weights")
+        with self._group(S.WEIGHTS, name) as g:
+            return WeightSnapshots(g["data"][()], g["trial"][()])
+
+    @property
+    def metrics(self) -> dict:
+        """Scalars and tables of ``metrics`` in one dict; ``summary_json`` parsed as ``summary``."""
+        with _open(self.path) as f:
+            g = f[S.RUNS][self.id].get(S.METRICS)
+            if g is None:
+                return {}
+            out = {k: _native(v) for k, v in g.attrs.items()}
+            for k, ds in g.items():
+                if k == S.SUMMARY_JSON:
+                    out["summary"] = json.loads(ds.asstr()[()])
+                else:
+                    out[k] = _native(_read(ds)) if ds.ndim == 0 else _read(ds)
+            return out
+
+    def to_pandas(self, what: str = "spikes"):
+        """``what="spikes"``: DataFrame (t_ms, i[, population]); ``"trials"``: the trial table.
+
+        Needs pandas (``pip install 'neurosim[io]'``).
+        """
+        if what not in ("spikes", "trials"):
+            raise ValueError(f"to_pandas(what={what!r}): choose 'spikes' or 'trials'")
+        try:
+            import pandas as pd
+        except ImportError:
+            raise ImportError("Run.to_pandas() needs pandas, which is not installed; "
+                              "install it with: pip install 'neurosim[io]'") from None
+        if what == "trials":
+            return pd.DataFrame(self.trials())
+        frames = []
+        for p in self.populations:
+            s = self.spikes(p)
+            frames.append(pd.DataFrame({"t_ms": s.t, "i": s.i, "population": p}))
+        if not frames:
+            return pd.DataFrame({"t_ms": [], "i": [], "population": []})
+        return pd.concat(frames, ignore_index=True).sort_values("t_ms", kind="stable",
+                                                               ignore_index=True)
+
+
+class Results:
+    """All runs of one results file: ``results.runs``, ``results[run_id]``, ``results.latest``."""
+
+    def __init__(self, path):
+        self.path = Path(path)
+        with _open(self.path) as f:
+            self.attrs = {k: _native(v) for k, v in f.attrs.items()}
+            self.runs = {rid: Run(self.path, rid, g) for rid, g in f[S.RUNS].items()}
+
+    def __getitem__(self, run_id) -> Run:
+        if run_id not in self.runs:
+            raise ResultsKeyError(f"no run {run_id!r} in {self.path}; "
+                                  f"runs: {', '.join(self.runs) or 'none'}")
+        return self.runs[run_id]
+
+    def __contains__(self, run_id):
+        return run_id in self.runs
+
+    def __iter__(self):
+        return iter(self.runs.values())
+
+    def __len__(self):
+        return len(self.runs)
+
+    @property
+    def latest(self) -> Run:
+        """The most recently created run (by its ``created`` attribute, then file order)."""
+        if not self.runs:
+            raise ResultsError(f"{self.path} holds no runs")
+        order = list(self.runs)
+        return max(self.runs.values(), key=lambda r: (r.attrs.get("created", ""), order.index(r.id)))
+
+    def __repr__(self):
+        return f"Results({str(self.path)!r}, runs={list(self.runs)})"
+
+
+def load(path) -> Results:
+    """Open a results file written by :class:`~neurosim.results.ResultsWriter`.
+
+    Raises
+    ------
+    FileNotFoundError
+        No file at ``path``.
+    ResultsError
+        Not HDF5, truncated/corrupted, not a neurosim results file, or a newer format_version.
+    """
+    try:
+        return Results(path)
+    except (OSError, RuntimeError, KeyError) as err:
+        if isinstance(err, (FileNotFoundError, ResultsError)):
+            raise
+        raise _corrupt(path, err) from None
