@@ -11,36 +11,25 @@ from numba import njit
 from .rls import rls_step
 
 
-@njit(cache=True, inline="always")
-def _dv(p, v, u, current, a_i, b_i):
-    if p.form == 0:
-        return 0.04 * v * v + 5.0 * v + 140.0 - u + current
-    return (p.k * (v - p.vr) * (v - p.vt) - u + current) / p.C
-
-
-@njit(cache=True, inline="always")
-def _du(p, v, u, a_i, b_i):
-    if p.form == 0:
-        return a_i * (b_i * v - u)
-    return a_i * (b_i * (v - p.vr) - u)
-
-
 @njit(cache=True)
 def _neurons(p, s, io, t, rng, spikes):
     """State update and threshold; fills ``spikes`` and returns how many neurons spiked."""
     n = s.v.shape[0]
     n_ch = p.proj.shape[0]
     has_fb = s.fb.shape[0] > 0
+    has_noise, current_syn = p.has_noise, p.syn_kind != 0
+    form, euler, dt, half = p.form, p.scheme == 1, p.dt, 0.5 * p.dt
+    k, vr, vt, C, v_peak = p.k, p.vr, p.vt, p.C, p.v_peak
     count = 0
     for i in range(n):
         current = np.float64(p.bias[i])
-        if p.has_noise:
+        if has_noise:
             current = current + p.sigma[i] * rng.standard_normal()
         for ch in range(n_ch):
             drive = io.drive[t, ch]
             if drive != 0.0:
                 current = current + np.float64(drive) * p.proj[ch, i]
-        if p.syn_kind != 0:
+        if current_syn:
             current = current + s.isyn[i]
         if has_fb:
             current = current + s.fb[i]
@@ -48,19 +37,29 @@ def _neurons(p, s, io, t, rng, spikes):
         u = np.float64(s.u[i])
         a_i = np.float64(p.a[i])
         b_i = np.float64(p.b[i])
-        if p.scheme == 0:
-            half = 0.5 * p.dt
-            v = v + half * _dv(p, v, u, current, a_i, b_i)
-            v = v + half * _dv(p, v, u, current, a_i, b_i)
-            u = u + p.dt * _du(p, v, u, a_i, b_i)
+        if form == 0:
+            if euler:
+                dv = 0.04 * v * v + 5.0 * v + 140.0 - u + current
+                du = a_i * (b_i * v - u)
+                v = v + dt * dv
+                u = u + dt * du
+            else:
+                v = v + half * (0.04 * v * v + 5.0 * v + 140.0 - u + current)
+                v = v + half * (0.04 * v * v + 5.0 * v + 140.0 - u + current)
+                u = u + dt * (a_i * (b_i * v - u))
         else:
-            dv = _dv(p, v, u, current, a_i, b_i)
-            du = _du(p, v, u, a_i, b_i)
-            v = v + p.dt * dv
-            u = u + p.dt * du
+            if euler:
+                dv = (k * (v - vr) * (v - vt) - u + current) / C
+                du = a_i * (b_i * (v - vr) - u)
+                v = v + dt * dv
+                u = u + dt * du
+            else:
+                v = v + half * ((k * (v - vr) * (v - vt) - u + current) / C)
+                v = v + half * ((k * (v - vr) * (v - vt) - u + current) / C)
+                u = u + dt * (a_i * (b_i * (v - vr) - u))
         s.v[i] = v
         s.u[i] = u
-        if s.v[i] >= p.v_peak:
+        if s.v[i] >= v_peak:
             spikes[count] = i
             count += 1
     return count
