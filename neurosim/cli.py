@@ -1,0 +1,104 @@
+"""The ``neurosim`` command line: run experiments, inspect and plot results, show the setup.
+
+    neurosim run whatwhen [--config FILE] [--set section.key=value ...] [--out results.h5]
+    neurosim inspect results.h5
+    neurosim plot results.h5 [--run ID] [--kind raster|rates|readouts|weights|metrics] --out fig.png
+    neurosim info
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+from .config import ConfigError, apply_overrides, load_file
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="neurosim", description=__doc__.splitlines()[0])
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    run = sub.add_parser("run", help="run a named experiment and write HDF5 results")
+    run.add_argument("experiment", help="experiment name, e.g. whatwhen or izhikevich2003")
+    run.add_argument("--config", type=Path, help="TOML or JSON file overriding the defaults")
+    run.add_argument("--set", dest="overrides", action="append", default=[],
+                     metavar="KEY=VALUE", help="override one value, e.g. network.n_neurons=2000")
+    run.add_argument("--out", type=Path, default=None, help="results file (default NAME.h5)")
+    run.add_argument("--figure", type=Path, default=None, help="figure file (default NAME.png)")
+    run.add_argument("--seed", type=int, default=None, help="shortcut for --set run.seed=N")
+    run.add_argument("--backend", default=None, help="shortcut for --set run.backend=NAME")
+    run.add_argument("--full", action="store_true", help="the long, multi-seed version")
+    run.add_argument("--compare", default=None, help="add a comparison learner (e.g. force)")
+    run.add_argument("--quiet", action="store_true", help="no progress output")
+    run.add_argument("--show-config", action="store_true",
+                     help="print the resolved default config as JSON and exit")
+
+    ins = sub.add_parser("inspect", help="describe a results file")
+    ins.add_argument("file", type=Path)
+
+    plot = sub.add_parser("plot", help="draw a figure from a results file")
+    plot.add_argument("file", type=Path)
+    plot.add_argument("--run", default=None, help="run id (default: the latest)")
+    plot.add_argument("--kind", default="raster")
+    plot.add_argument("--out", type=Path, default=Path("fig.png"))
+
+    sub.add_parser("info", help="versions, available backends, GPU visibility")
+    return parser
+
+
+def _run(args) -> int:
+    from .experiments import get_experiment
+    module = get_experiment(args.experiment)
+    if args.show_config:
+        print(json.dumps(module.DEFAULT_CONFIG, indent=2))
+        return 0
+    user = load_file(args.config) if args.config else {}
+    overrides = list(args.overrides)
+    if args.seed is not None:
+        overrides.append(f"run.seed={args.seed}")
+    if args.backend is not None:
+        overrides.append(f'run.backend="{args.backend}"')
+    user = apply_overrides(user, overrides)
+    out = args.out or Path(f"{args.experiment}.h5")
+    figure = args.figure or out.with_suffix(".png")
+    kwargs = dict(out=out, figure=figure, report=None if args.quiet else "tqdm", full=args.full)
+    if args.compare is not None:
+        kwargs["compare"] = args.compare
+    summary = module.run(user, **kwargs)
+    if "table" not in summary:
+        for key, value in summary.items():
+            print(f"{key:>24}: {value:.4g}" if isinstance(value, float) else f"{key:>24}: {value}")
+    print(f"results: {out}\nfigure:  {figure}")
+    return 0
+
+
+def main(argv=None) -> int:
+    """Entry point of the ``neurosim`` console script."""
+    args = _parser().parse_args(argv)
+    try:
+        if args.command == "run":
+            return _run(args)
+        if args.command == "inspect":
+            from .results import describe
+            print(describe(args.file))
+            return 0
+        if args.command == "plot":
+            from .plotting import plot_file
+            print(plot_file(args.file, run_id=args.run, kind=args.kind, out=args.out))
+            return 0
+        if args.command == "info":
+            from .results import info
+            print(info())
+            return 0
+    except (ConfigError, ValueError, FileNotFoundError, KeyboardInterrupt) as err:
+        if isinstance(err, KeyboardInterrupt):
+            print("interrupted: the results file keeps every finished chunk", file=sys.stderr)
+            return 130
+        print(f"neurosim: error: {err}", file=sys.stderr)
+        return 2
+    return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
