@@ -1,0 +1,58 @@
+"""The learner contract and registry (reservoirpy-style: small rules, chosen by name).
+
+A learner holds frozen hyper-parameters. It builds the readout record the compiled kernel
+updates every step (``init_state``), may adjust that record's scalars before a chunk
+(``before_chunk``, e.g. a normalised learning rate), applies offline updates after a chunk
+(``consolidate``: per trial, in the inter-trial interval), and can reset its state at a
+switch (``reset``). The per-step update itself runs inside ``run_chunk``, selected by the
+readout's ``rule`` code (frozen, online, accumulate, rls).
+"""
+from __future__ import annotations
+
+import abc
+import dataclasses
+from typing import ClassVar
+
+from ..config import ConfigError, check_choice
+from ..kernels.records import Readout
+
+LEARNERS: dict[str, type] = {}
+
+
+def register(cls):
+    """Class decorator adding a learner to the registry under ``cls.name``."""
+    LEARNERS[cls.name] = cls
+    return cls
+
+
+def make_learner(name: str, **hyper):
+    """Build the learner ``name`` with hyper-parameters ``hyper`` (unknown names listed)."""
+    check_choice("learner.name", name, LEARNERS)
+    cls = LEARNERS[name]
+    valid = {f.name for f in dataclasses.fields(cls)}
+    unknown = sorted(set(hyper) - valid)
+    if unknown:
+        raise ConfigError(f"learner {name!r}: unknown hyper-parameter(s) {unknown}; "
+                          f"valid: {', '.join(sorted(valid))}")
+    return cls(**hyper)
+
+
+@dataclasses.dataclass(frozen=True)
+class Learner(abc.ABC):
+    """Base class: a frozen record of hyper-parameters plus the four contract methods."""
+    name: ClassVar[str] = "base"
+
+    @abc.abstractmethod
+    def init_state(self, n_features: int, n_outputs: int, n_neurons: int, dtype,
+                   dt_ms: float) -> Readout:
+        """Build the readout record (weights (n_outputs, n_features) and learner state)."""
+
+    def before_chunk(self, readout: Readout, chunk) -> Readout:
+        """Return the readout record to use for the next chunk (default: unchanged)."""
+        return readout
+
+    def consolidate(self, readout: Readout, chunk, result) -> None:
+        """Offline update after a chunk (default: none)."""
+
+    def reset(self, readout: Readout, scope: str = "all") -> None:
+        """Reset learner state at a switch (default: nothing to reset)."""
