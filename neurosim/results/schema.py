@@ -1,9 +1,16 @@
-"""Names, version and error type of the neurosim HDF5 results format (see FORMAT.md).
+"""Names, version, error types and JSON encoding of the neurosim HDF5 results format (FORMAT.md).
 
 Everything that both the writer and the reader must agree on lives here, so that a
 change of layout is a change of this file plus a bump of :data:`FORMAT_VERSION`.
 """
 from __future__ import annotations
+
+import dataclasses
+import json
+import os
+from pathlib import Path
+
+import numpy as np
 
 FORMAT_NAME = "neurosim-results"
 #: Bump when a reader of the previous version could misread a new file.
@@ -42,3 +49,39 @@ class ResultsError(ValueError):
 
 class ResultsKeyError(ResultsError, KeyError):
     """A run, population or dataset name that the file does not hold."""
+
+
+# JSON/attribute encoding shared by everything that writes the format (never pickle).
+def _json_default(obj):
+    if isinstance(obj, np.generic):
+        return obj.item()
+    if isinstance(obj, np.ndarray):
+        return obj.tolist()
+    if isinstance(obj, (Path, os.PathLike)):
+        return os.fspath(obj)
+    if isinstance(obj, (set, frozenset, tuple)):
+        return list(obj)
+    if dataclasses.is_dataclass(obj) and not isinstance(obj, type):
+        return dataclasses.asdict(obj)
+    raise TypeError(f"cannot store {type(obj).__name__} {obj!r} as JSON in a results file")
+
+
+def to_json(obj) -> str:
+    """Serialise ``obj`` (dict, dataclass, numpy scalars/arrays allowed) to a JSON string."""
+    if dataclasses.is_dataclass(obj) and not isinstance(obj, type):
+        obj = dataclasses.asdict(obj)
+    return json.dumps(obj, default=_json_default)
+
+
+def _attr_value(key, value):
+    """Convert a Python value to something HDF5 stores as an attribute."""
+    if isinstance(value, (bool, np.bool_, str, float, np.floating, np.integer)):
+        return value
+    if isinstance(value, int):  # Python ints may exceed int64 (e.g. SeedSequence entropy)
+        return value if -2**63 <= value < 2**63 else str(value)
+    if isinstance(value, np.ndarray) and value.dtype.kind in "biuf":
+        return value
+    try:  # dicts, lists, None: stored as JSON text so that nothing is pickled
+        return to_json(value)
+    except TypeError as err:
+        raise TypeError(f"attribute {key!r}: {err}") from None

@@ -6,18 +6,16 @@ loses at most the chunk in flight and leaves a run whose ``complete`` attribute 
 """
 from __future__ import annotations
 
-import dataclasses
 import datetime
 import json
 import math
-import os
 from pathlib import Path
 
 import h5py
 import numpy as np
 
 from . import schema as S
-from .schema import ResultsError, ResultsKeyError
+from .schema import ResultsError, ResultsKeyError, _attr_value, to_json
 
 
 def _package_version() -> str:
@@ -27,41 +25,6 @@ def _package_version() -> str:
         return str(neurosim.__version__)
     except (ImportError, AttributeError):
         return "unknown"
-
-
-def _json_default(obj):
-    if isinstance(obj, np.generic):
-        return obj.item()
-    if isinstance(obj, np.ndarray):
-        return obj.tolist()
-    if isinstance(obj, (Path, os.PathLike)):
-        return os.fspath(obj)
-    if isinstance(obj, (set, frozenset, tuple)):
-        return list(obj)
-    if dataclasses.is_dataclass(obj) and not isinstance(obj, type):
-        return dataclasses.asdict(obj)
-    raise TypeError(f"cannot store {type(obj).__name__} {obj!r} as JSON in a results file")
-
-
-def to_json(obj) -> str:
-    """Serialise ``obj`` (dict, dataclass, numpy scalars/arrays allowed) to a JSON string."""
-    if dataclasses.is_dataclass(obj) and not isinstance(obj, type):
-        obj = dataclasses.asdict(obj)
-    return json.dumps(obj, default=_json_default)
-
-
-def _attr_value(key, value):
-    """Convert a Python value to something HDF5 stores as an attribute."""
-    if isinstance(value, (bool, np.bool_, str, float, np.floating, np.integer)):
-        return value
-    if isinstance(value, int):  # Python ints may exceed int64 (e.g. SeedSequence entropy)
-        return value if -2**63 <= value < 2**63 else str(value)
-    if isinstance(value, np.ndarray) and value.dtype.kind in "biuf":
-        return value
-    try:  # dicts, lists, None: stored as JSON text so that nothing is pickled
-        return to_json(value)
-    except TypeError as err:
-        raise TypeError(f"attribute {key!r}: {err}") from None
 
 
 def _chunk_shape(row_shape, itemsize):
