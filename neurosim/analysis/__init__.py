@@ -1,0 +1,1 @@
+"""Analysis of simulation results: metrics (continual learning, ...) and diagnostics."""
