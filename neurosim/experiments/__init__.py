@@ -10,6 +10,7 @@ from ..config import ConfigError
 EXPERIMENTS = {
     "izhikevich2003": "neurosim.experiments.izhikevich2003",
     "whatwhen": "neurosim.experiments.whatwhen",
+    "force_sinusoid": "neurosim.experiments.force_sinusoid",
 }
 
 
