@@ -51,9 +51,12 @@ class Recorder:
     """
 
     def __init__(self, n_neurons: int, dt_ms: float, writer=None, keep_in_memory: bool = True,
-                 population: str = "reservoir"):
+                 population: str = "reservoir", flush_every_steps: int = 20000):
         self.n_neurons, self.dt_ms = n_neurons, dt_ms
         self.writer, self.keep = writer, keep_in_memory
+        # HDF5 appends cost ~0.5 ms each: gather chunks and write every flush_every_steps.
+        self.flush_every_steps = flush_every_steps
+        self._pending, self._pending_steps = {}, 0
         self.population = population
         self._steps, self._ids, self._rate, self._z, self._z0 = [], [], [], [], []
         self._traces, self._series = [], {}
@@ -64,7 +67,7 @@ class Recorder:
             self._steps.append(steps.astype(np.int64))
             self._ids.append(ids.astype(np.int32))
         if self.writer is not None and steps.size:
-            self.writer.append_spikes(self.population, steps * self.dt_ms, ids)
+            self._queue("spikes", (steps * self.dt_ms, ids))
 
     def add_chunk(self, step0: int, rate, z, z0, traces):
         """Per-step series of one chunk (already trimmed to its length)."""
@@ -76,20 +79,41 @@ class Recorder:
             if traces.shape[1]:
                 self._traces.append(traces.copy())
         if self.writer is not None:
-            self.writer.append_series("rate", rate)
+            self._queue("rate", rate)
             if z.shape[1]:
-                self.writer.append_series("z", z)
-                self.writer.append_series("z0", z0)
+                self._queue("z", z)
+                self._queue("z0", z0)
             if traces.shape[1]:
-                times = (step0 + np.arange(traces.shape[0])) * self.dt_ms
-                self.writer.append_trace("v", traces, self.trace_ids, times)
+                self._queue("traces", (traces, (step0 + np.arange(traces.shape[0])) * self.dt_ms))
+            self._pending_steps += rate.shape[0]
+            if self._pending_steps >= self.flush_every_steps:
+                self.flush()
 
     def add_series(self, name: str, values: np.ndarray):
         """Any other per-step series of the chunk (targets, gate, ...)."""
         if self.keep:
             self._series.setdefault(name, []).append(np.asarray(values).copy())
         if self.writer is not None:
-            self.writer.append_series(name, values)
+            self._queue(name, np.asarray(values))
+
+    def _queue(self, name, item):
+        self._pending.setdefault(name, []).append(item)
+
+    def flush(self):
+        """Write everything gathered since the last flush to the HDF5 run (if any)."""
+        if self.writer is None:
+            return
+        for name, items in self._pending.items():
+            if name == "spikes":
+                self.writer.append_spikes(self.population, np.concatenate([t for t, _ in items]),
+                                          np.concatenate([i for _, i in items]))
+            elif name == "traces":
+                self.writer.append_trace("v", np.concatenate([v for v, _ in items]),
+                                         self.trace_ids, np.concatenate([t for _, t in items]))
+            else:
+                self.writer.append_series(name, np.concatenate(items))
+        self._pending, self._pending_steps = {}, 0
+        self.writer.flush()
 
     @staticmethod
     def _join(parts, width=None, dtype=float):

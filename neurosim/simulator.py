@@ -198,6 +198,7 @@ class Simulator:
                 reporter((self.step - start_step) * run.dt_ms, total_ms)
         finally:
             reporter.close()
+            recorder.flush()
         self.wall_time_s = time.perf_counter() - t_start
         return recorder
 

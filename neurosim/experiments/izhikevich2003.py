@@ -28,8 +28,7 @@ def run(config: dict | None, out: Path, figure: Path | None = None, report="text
     run_id = run_writer.group.name.split("/")[-1]
     with writer:
         recorder = Recorder(net.n_neurons, run_cfg.dt_ms, writer=run_writer)
-        sim.run(recorder=recorder, report=report,
-                on_chunk=lambda *_: run_writer.flush())
+        sim.run(recorder=recorder, report=report)
         spikes = recorder.spikes
         duration = run_cfg.duration_ms
         summary = {

@@ -63,7 +63,7 @@ class ThreeFactor(Learner):
 
     def before_chunk(self, readout: Readout, chunk) -> Readout:
         """Set eta from the mean squared feature norm over the gated steps seen so far."""
-        total, count = readout.fsums
+        total, count = readout.fsums[0], readout.fsums[1]
         if count == 0:
             return readout._replace(eta=np.float64(0.0))
         return readout._replace(eta=np.float64(self.eta0 * 1e-3 / (total / count)))

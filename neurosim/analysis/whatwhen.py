@@ -1,0 +1,117 @@
+"""Analysis of what/when readouts: peaks, anticipatory amplitudes, regressions, subspaces.
+
+Trial-aligned arrays have shape (n_trials, n_window_steps) with step 0 at cue onset; NaN marks
+steps that must not count (e.g. after stimulus onset, where the stimulus itself drives the
+reservoir: timing and probability are judged on the anticipatory output).
+"""
+from __future__ import annotations
+
+import numpy as np
+
+
+def mask_after_onset(aligned: np.ndarray, onset_steps: np.ndarray) -> np.ndarray:
+    """Copy of ``aligned`` (n_trials, n_steps) with NaN from each trial's onset on (-1 = none)."""
+    out = np.array(aligned, dtype=float)
+    for i, onset in enumerate(onset_steps):
+        if onset >= 0:
+            out[i, onset:] = np.nan
+    return out
+
+
+def peak_time(trace: np.ndarray, dt_ms: float, lo_ms: float = 0.0, hi_ms: float | None = None):
+    """Time (ms after cue) and height of the maximum of a 1-D trace within [lo, hi) ms.
+
+    NaN steps are ignored; returns (nan, nan) if the window holds no finite value.
+    """
+    lo = int(round(lo_ms / dt_ms))
+    hi = trace.size if hi_ms is None else min(trace.size, int(round(hi_ms / dt_ms)))
+    window = trace[lo:hi]
+    if window.size == 0 or not np.any(np.isfinite(window)):
+        return float("nan"), float("nan")
+    k = int(np.nanargmax(window))
+    return (lo + k) * dt_ms, float(window[k])
+
+
+def masked_mean(aligned: np.ndarray, min_trials: int = 3) -> np.ndarray:
+    """Trial average ignoring NaN; steps with fewer than ``min_trials`` values are NaN."""
+    counts = np.sum(np.isfinite(aligned), axis=0)
+    with np.errstate(invalid="ignore"):
+        mean = np.nansum(aligned, axis=0) / np.maximum(counts, 1)
+    mean[counts < min_trials] = np.nan
+    return mean
+
+
+def anticipatory_amplitude(aligned: np.ndarray, latency_ms: float, dt_ms: float,
+                           width_ms: float = 10.0) -> np.ndarray:
+    """Mean output per trial over [L - width, L) ms after the cue, shape (n_trials,)."""
+    hi = int(round(latency_ms / dt_ms))
+    lo = hi - int(round(width_ms / dt_ms))
+    return np.nanmean(aligned[:, lo:hi], axis=1)
+
+
+def amplitude_regression(probabilities, amplitudes) -> dict:
+    """Linear fit of amplitude against probability: slope, intercept and Pearson r."""
+    p = np.asarray(probabilities, dtype=float)
+    a = np.asarray(amplitudes, dtype=float)
+    slope, intercept = np.polyfit(p, a, 1)
+    r = float(np.corrcoef(p, a)[0, 1])
+    return {"slope": float(slope), "intercept": float(intercept), "r": r}
+
+
+def subspace_angle_deg(basis: np.ndarray, w_a: np.ndarray, W_b: np.ndarray) -> float:
+    """Angle (degrees) between vector ``w_a`` and the span of the rows of ``W_b``, in ``basis``.
+
+    Parameters
+    ----------
+    basis : ndarray (n_features, n_components)
+        Orthonormal columns (e.g. the top principal components of the activity).
+    w_a : ndarray (n_features,)
+    W_b : ndarray (n_b, n_features)
+    """
+    a = basis.T @ w_a
+    B = basis.T @ np.atleast_2d(W_b).T
+    q, _ = np.linalg.qr(B)
+    norm_a = np.linalg.norm(a)
+    if norm_a == 0:
+        return float("nan")
+    cos = np.clip(np.linalg.norm(q.T @ a) / norm_a, 0.0, 1.0)
+    return float(np.degrees(np.arccos(cos)))
+
+
+def principal_components(X: np.ndarray, n_components: int) -> np.ndarray:
+    """Top principal directions of samples X (n_samples, n_features), as columns."""
+    Xc = X - X.mean(axis=0)
+    cov = Xc.T @ Xc / max(1, X.shape[0] - 1)
+    vals, vecs = np.linalg.eigh(cov)
+    return vecs[:, np.argsort(vals)[::-1][:n_components]]
+
+
+def filtered_spike_features(steps: np.ndarray, ids: np.ndarray, n_steps: int, n_neurons: int,
+                            taus_ms, scales, dt_ms: float) -> np.ndarray:
+    """Rebuild exponentially filtered spike-train features from a spike record.
+
+    Returns (n_steps, n_neurons * len(taus_ms)): per bank, trace = trace * exp(-dt/tau) + spike,
+    times the bank's scale (the kernels' ``exponential`` feature kernel).
+    """
+    from scipy.signal import lfilter
+    spikes = np.zeros((n_steps, n_neurons), dtype=np.float32)
+    np.add.at(spikes, (steps, ids), 1.0)
+    banks = []
+    for tau, scale in zip(taus_ms, scales):
+        decay = np.exp(-dt_ms / tau)
+        banks.append(scale * lfilter([1.0], [1.0, -decay], spikes, axis=0).astype(np.float32))
+    return np.concatenate(banks, axis=1)
+
+
+def offline_what_replay(xbars: np.ndarray, labels: np.ndarray, eta0: float) -> np.ndarray:
+    """Replay the offline "what" rule over a sequence of tags; returns W (n_ids, n_features).
+
+    ``W += eta (Y - W xbar) xbar^T`` with ``eta = eta0 / <|xbar|^2>`` (running mean), as in the
+    ``three_factor`` learner; used with shuffled labels as the R8 control.
+    """
+    W = np.zeros((labels.shape[1], xbars.shape[1]))
+    total = 0.0
+    for n, (x, y) in enumerate(zip(xbars, labels), start=1):
+        total += float(x @ x)
+        W += (eta0 / (total / n)) * np.outer(y - W @ x, x)
+    return W

@@ -1,0 +1,169 @@
+"""``neurosim run whatwhen``: the what/when prediction model and criteria R0-R10 (MODEL.md).
+
+One timing reservoir; each phase trains a fresh three-factor readout on its own stream:
+
+* ``main``: 2 identities, 2 cue variants, then a timing switch (R2, R3, R5, R6, R8);
+* ``probability``: one cue and identity, blocks at P = 1, 0.75, 0.5, 0.25 (R4);
+* ``switch``: P = 0.8 then 0.2 (R7); ``ablation_no_gate``: the R4 phase, gate always open (R9).
+R0 (regime) and R1 (time-since-cue decodability) run first. Criteria use z0, the output with
+the weights frozen when the gate opened, on the anticipatory window.
+"""
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import numpy as np
+
+from ..config import ConfigError
+from ..learners import make_learner
+from ..network import build_network
+from ..paradigms.whatwhen import WhatWhenSpec, switch_blocks
+from .common import full_config, network_and_run, open_run, resolve
+from .whatwhen_criteria import evaluate, format_table
+from .whatwhen_phases import TIMING_NETWORK, run_phase, timing_inputs
+
+DEFAULT_CONFIG = {
+    "network": dict(TIMING_NETWORK, inputs=timing_inputs(2, 2)),
+    "run": {"dt_ms": 1.0, "dtype": "float32", "backend": "numba", "seed": 0, "chunk_ms": 2000.0},
+    "learner": {"name": "three_factor", "eta0": 40.0, "tau_e_ms": 0.0, "eta_what0": 0.15},
+    "paradigm": {
+        "latencies_ms": [400.0, 800.0], "switched_latency_ms": 600.0,
+        "cue_identity_probs": [[0.8, 0.2], [0.2, 0.8]], "p_stimulus": 0.8,
+        "main_trials": [200, 60], "probability_levels": [1.0, 0.75, 0.5, 0.25],
+        "probability_trials": 80, "switch_probabilities": [0.8, 0.2], "switch_trials": [200, 60],
+        "single_latency_ms": 600.0, "iti_ms": [500.0, 1000.0],
+    },
+    "seeds": {"full_network_seeds": 10},
+}
+
+
+def _specs(par: dict, dt_ms: float) -> dict[str, WhatWhenSpec]:
+    lat = tuple(par["latencies_ms"])
+    moved = (par["switched_latency_ms"],) + lat[1:]
+    probs = tuple(tuple(r) for r in par["cue_identity_probs"])
+    common = dict(dt_ms=dt_ms, iti_ms=tuple(par["iti_ms"]))
+    main = WhatWhenSpec(n_identities=len(lat), n_cues=len(probs), blocks=switch_blocks(
+        par["main_trials"], par["p_stimulus"], [lat, moved], probs), **common)
+    single = ((1.0,),)
+    one = (par["single_latency_ms"],)
+    levels = par["probability_levels"]
+    prob = WhatWhenSpec(n_identities=1, n_cues=1, blocks=switch_blocks(
+        [par["probability_trials"]] * len(levels), levels, one, single), **common)
+    switch = WhatWhenSpec(n_identities=1, n_cues=1, blocks=switch_blocks(
+        par["switch_trials"], par["switch_probabilities"], one, single), **common)
+    return {"main": main, "probability": prob, "switch": switch}
+
+
+def _single_channel_network(net_cfg):
+    """The same reservoir with one cue and one identity channel (first cue, first identity)."""
+    import dataclasses
+    cues = [c for c in net_cfg.inputs if c.name.startswith("cue")]
+    ids = [c for c in net_cfg.inputs if not c.name.startswith("cue")]
+    if not cues or not ids:
+        raise ConfigError("network.inputs must hold cue channels (name 'cue*') and identity "
+                          "channels for the what/when experiment")
+    return dataclasses.replace(net_cfg, inputs=(cues[0], ids[0]))
+
+
+def run_seed(config: dict, out: Path | None, report, seed: int, tag: str = "") -> dict:
+    """All phases and criteria for one network seed; returns the evaluation dict."""
+    from .whatwhen_checks import regime_check, decodability_check
+    net_cfg, run_cfg = network_and_run(config)
+    import dataclasses
+    run_cfg = dataclasses.replace(run_cfg, seed=seed)
+    learner_cfg = dict(config["learner"])
+    learner = make_learner(learner_cfg.pop("name"), **learner_cfg)
+    specs = _specs(config["paradigm"], run_cfg.dt_ms)
+    net = build_network(net_cfg, seed, run_cfg.dtype)
+    net_single = build_network(_single_channel_network(net_cfg), seed, run_cfg.dtype)
+    n_trials = sum(s.n_trials for s in specs.values()) + specs["probability"].n_trials
+    bar = _progress(report, n_trials + 60)
+    stats = {"R0": regime_check(net, run_cfg)}
+    stats["R1"] = decodability_check(net_single, run_cfg, seed, progress=bar)
+    writer = None
+    phases = {}
+    main_last = specs["main"].blocks[0].n_trials
+    keep = range(main_last - 6, main_last)
+    plan = [("main", net, specs["main"], learner, False),
+            ("probability", net_single, specs["probability"], learner, False),
+            ("switch", net_single, specs["switch"], learner, False),
+            ("ablation_no_gate", net_single, specs["probability"], learner, True)]
+    resolved = full_config(net_cfg, run_cfg, learner=config["learner"],
+                           paradigm=config["paradigm"])
+    for name, network, spec, lrn, no_gate in plan:
+        run_writer = None
+        if out is not None:
+            writer, run_writer = open_run(out, "whatwhen", resolved, run_cfg,
+                                          {"phase": name, "n_neurons": network.n_neurons},
+                                          run_id=f"{name}{tag}")
+        try:
+            phases[name] = run_phase(network, run_cfg, spec, lrn, seed + 1, run_writer,
+                                     gate_everywhere=no_gate,
+                                     keep_spikes_of=keep if name == "main" else (),
+                                     progress=bar)
+            if run_writer is not None:
+                run_writer.finish(wall_time_s=phases[name].wall_s,
+                                  duration_ms=float(np.sum(phases[name].table["n_steps"]))
+                                  * run_cfg.dt_ms)
+        finally:
+            if writer is not None:
+                writer.close()
+    bar.close()
+    result = evaluate(phases, specs, stats, net, run_cfg, config)
+    if out is not None:
+        from ..results import ResultsWriter
+        with ResultsWriter(out, mode="a") as w:
+            rw = w.open_run(f"main{tag}")
+            rw.write_metrics(scalars=result["scalars"], summary={"criteria": result["rows"]},
+                             tables={"amplitude_vs_probability": result["amplitude_table"]})
+    result["phases"] = phases
+    result["specs"] = specs
+    return result
+
+
+def _progress(report, total):
+    class _Bar:
+        def __init__(self):
+            self.bar = None
+            if report == "tqdm":
+                from tqdm.auto import tqdm
+                self.bar = tqdm(total=total, unit="trial", leave=False)
+
+        def __call__(self, n):
+            if self.bar is not None:
+                self.bar.update(n)
+
+        def close(self):
+            if self.bar is not None:
+                self.bar.close()
+    return _Bar()
+
+
+def run(config: dict | None, out: Path, figure: Path | None = None, report="tqdm",
+        full: bool = False, compare: str | None = None) -> dict:
+    """Run the experiment, print the R0-R10 table, write ``out`` and ``figure``."""
+    if compare is not None:
+        raise ConfigError(f"--compare {compare!r}: the FORCE comparison is not part of this "
+                          "release yet")
+    config = resolve(DEFAULT_CONFIG, config)
+    t0 = time.perf_counter()
+    if out.exists():
+        out.unlink()
+    _, run_cfg = network_and_run(config)
+    result = run_seed(config, out, report, run_cfg.seed)
+    rows = result["rows"]
+    if full:
+        from .whatwhen_criteria import seeds_row
+        seeds = [run_cfg.seed + s for s in range(1, config["seeds"]["full_network_seeds"])]
+        others = [run_seed(config, None, report, s) for s in seeds]
+        rows.append(seeds_row([result] + others))
+    else:
+        rows.append({"id": "R10", "experiment": "seeds", "value": "not run (use --full)",
+                     "criterion": "R2-R8 on >= 8 of 10 seeds", "passed": None})
+    print(format_table(rows))
+    print(f"wall time {time.perf_counter() - t0:.1f} s")
+    if figure is not None:
+        from .whatwhen_figure import draw
+        draw(result, figure)
+    return {"table": rows}
