@@ -1,0 +1,102 @@
+"""FORCE reproduces Nicola & Clopath's (2017) 5 Hz sine (shortened protocol 0.5/1/1 s, N = 2000).
+
+Chaotic dynamics: thresholds only, never stored traces. Each seed is two runs of 62,500 steps
+(with feedback, and the no-feedback control); the 3-seed version is marked slow.
+"""
+import numpy as np
+import pytest
+
+from neurosim.analysis.oscillation import (best_lag_correlation, pearson, rms_error,
+                                           spectral_peak, windowed_best_lag_correlation)
+from neurosim.experiments import force_sinusoid as fs
+from neurosim.experiments.common import resolve
+
+
+# ------------------------------------------------------------------ analysis (fast)
+
+def test_oscillation_measures_on_known_signals():
+    dt = 0.5
+    t = np.arange(4000) * dt  # 2 s
+    target = np.sin(2 * np.pi * 5.0 * t / 1000.0)
+    z = np.sin(2 * np.pi * 5.0 * (t - 30.0) / 1000.0)  # lags the target by 30 ms
+    assert pearson(target, target) == pytest.approx(1.0)
+    assert pearson(-target, target) == pytest.approx(-1.0)
+    assert np.isnan(pearson(np.ones(10), np.arange(10.0)))
+    assert rms_error(target, target) == 0.0
+    assert rms_error(np.zeros_like(target), target) == pytest.approx(np.sqrt(0.5), rel=1e-3)
+    c, lag = best_lag_correlation(z, target, dt, max_lag_ms=100.0)
+    assert c == pytest.approx(1.0, abs=1e-9) and lag == pytest.approx(30.0)
+    c, lag = best_lag_correlation(target, z, dt, max_lag_ms=100.0)
+    assert lag == pytest.approx(-30.0)
+    w = windowed_best_lag_correlation(z, target, dt, window_ms=500.0, max_lag_ms=100.0)
+    np.testing.assert_allclose(w["start_ms"], [0, 500, 1000, 1500])
+    np.testing.assert_allclose(w["correlation"], 1.0, atol=1e-9)
+    np.testing.assert_allclose(w["lag_ms"], 30.0)
+    for f in (4.8, 5.0, 5.05, 7.3):
+        x = np.sin(2 * np.pi * f * t[:2000] / 1000.0)  # 1 s: peak located well below 1 Hz
+        peak, frac = spectral_peak(x, dt)
+        assert peak == pytest.approx(f, abs=0.05) and frac > 0.95
+    with pytest.raises(ValueError):
+        pearson(np.zeros(3), np.zeros(4))
+
+
+def test_sine_stream_phases():
+    s = fs.SineStream(0.04, 100.0, 500.0, 1000.0, 1000.0, 5.0, 1.0)
+    assert s.total_steps == 62500 and list(s.bounds) == [0, 12500, 37500, 62500]
+    chunks = list(s)
+    assert sum(c.n_steps for c in chunks) == s.total_steps
+    assert [p for p, _, _ in s.chunks].count("train") == 10
+    assert s.gate.sum() == 25000 and s.gate[12499] == 0 and s.gate[12500] == 1
+    enc = fs.encoders(0, 2000, 5000.0)
+    assert enc.shape == (1, 2000) and np.abs(enc).max() <= 5000.0
+    np.testing.assert_array_equal(enc, fs.encoders(0, 2000, 5000.0))  # seeded
+    assert not np.array_equal(enc, fs.encoders(1, 2000, 5000.0))
+
+
+# ------------------------------------------------------------------ the reproduction
+
+def measure(seed: int, gain: float) -> dict:
+    """Shortened protocol on ``seed`` with feedback ``gain``; the test-period measures."""
+    config = resolve(fs.DEFAULT_CONFIG, {"run": {"seed": seed}})
+    res = fs.simulate(config, config["protocol"], gain)
+    m = fs.evaluate(res["z"], res["target"], res["bounds"], res["dt_ms"], config["evaluation"])
+    m["wall_s"] = res["loop_wall_s"]
+    print(f"seed {seed} Q={gain:g}: corr {m['correlation']:.4f} rms {m['rms']:.4f} "
+          f"peak {m['peak_hz']:.3f} Hz, windows {np.round(m['window_correlation'], 4)}, "
+          f"loop {m['wall_s']:.1f} s")
+    return m
+
+
+def test_force_sinusoid_one_seed_through_the_experiment(tmp_path, capsys):
+    out, fig = tmp_path / "fs.h5", tmp_path / "fs.png"
+    summary = fs.run({"run": {"seed": 0}}, out, figure=fig, report=None)
+    printed = capsys.readouterr().out
+    assert "correlation (1st test s)" in printed and "PASS" in printed
+    assert summary["correlation"] >= 0.90, summary
+    assert summary["rms"] <= 0.30, summary
+    assert abs(summary["peak_hz"] - 5.0) <= 0.2, summary
+    assert summary["control_correlation"] <= 0.5, summary  # no feedback: fails
+    assert summary["passed"] and all(r["passed"] is not False for r in summary["table"])
+    assert fig.stat().st_size > 10_000
+    from neurosim.results import load
+    results = load(out)
+    assert len(results) == 2
+    main, control = (next(r for r in results if r.attrs["condition"] == c)
+                     for c in ("feedback", "control"))
+    assert main.complete and control.complete
+    assert main.series("z").shape == (62500, 1) == main.series("target").shape
+    assert main.metrics["correlation"] == pytest.approx(summary["correlation"])
+    assert control.metrics["correlation"] == pytest.approx(summary["control_correlation"])
+    assert main.config["force"]["feedback_gain"] == 5000.0
+    assert control.config["force"]["feedback_gain"] == 0.0
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("seed", [1, 2, 3])
+def test_force_sinusoid_three_seeds(seed):
+    m = measure(seed, 5000.0)
+    assert m["correlation"] >= 0.90
+    assert m["rms"] <= 0.30
+    assert abs(m["peak_hz"] - 5.0) <= 0.2
+    control = measure(seed, 0.0)
+    assert control["correlation"] <= 0.5
