@@ -201,6 +201,8 @@ def criteria_table(m: dict, control: dict | None, crit: dict, full: bool,
         cmax = crit["control_correlation_max"]
         rows.append({"name": "control: no feedback, corr", "value": control["correlation"],
                      "criterion": f"<= {cmax}", "passed": bool(control["correlation"] <= cmax)})
+        rows.append({"name": "control: RMS error", "value": control["rms"],
+                     "criterion": "(reported)", "passed": None})
     return rows
 
 
