@@ -187,7 +187,9 @@ class RunConfig:
 
     ``dt_ms`` is the integration step; time is kept as an integer step count. ``chunk_ms`` is
     the length of one compiled call (Python only acts between chunks). ``record_traces``
-    lists neuron ids whose v is recorded every step.
+    lists neuron ids whose v is recorded every step. ``checkpoint_every_chunks`` saves the
+    full simulation state to the results file every that many chunks (0: never), so that an
+    interrupted run can be resumed (``neurosim run ... --resume FILE``).
     """
     dt_ms: float = 1.0
     duration_ms: float = 1000.0
@@ -197,6 +199,7 @@ class RunConfig:
     seed: int = 0
     record_spikes: bool = True
     record_traces: tuple[int, ...] = ()
+    checkpoint_every_chunks: int = 10
 
     def __post_init__(self):
         check_range("run.dt_ms", self.dt_ms, 0, 10, lo_open=True)
@@ -206,6 +209,9 @@ class RunConfig:
         check_choice("run.dtype", self.dtype, DTYPES)
         _check(isinstance(self.seed, int) and self.seed >= 0, "run.seed", self.seed,
                "must be a non-negative integer")
+        _check(type(self.checkpoint_every_chunks) is int and self.checkpoint_every_chunks >= 0,
+               "run.checkpoint_every_chunks", self.checkpoint_every_chunks,
+               "must be a non-negative integer (0 = no checkpoints)")
 
     def steps(self, ms: float) -> int:
         """Number of integer steps in ``ms`` milliseconds."""
