@@ -46,8 +46,9 @@ DEFAULT_CONFIG = {
         "features": {"kernel": "double_exponential", "tau_rise_ms": 2.0, "tau_fast_ms": 20.0,
                      "centering": False, "bias": False},
     },
+    # no checkpoints: a short protocol is ~2-10 s of loop; P alone is 32 MB
     "run": {"dt_ms": 0.04, "chunk_ms": 100.0, "dtype": "float64", "seed": 0,
-            "record_spikes": False},
+            "record_spikes": False, "checkpoint_every_chunks": 0},
     "force": {"alpha": 0.5, "rls_every": 20, "forgetting": 1.0, "feedback_gain": 5000.0},
     "target": {"frequency_hz": 5.0, "amplitude": 1.0},
     # shortened protocol (default) and the full one (--full); times in ms
@@ -215,8 +216,8 @@ def format_table(rows: list[dict]) -> str:
     return "\n".join(lines)
 
 
-def _write_run(writer_pair, result, metrics, rows=None):
-    _, run_writer = writer_pair
+def _write_run(run_writer, result, metrics, rows=None):
+    """Metrics (scalars, per-window tables, the criteria rows) and the run's end marker."""
     scalars = {k: v for k, v in metrics.items() if np.isscalar(v)}
     scalars.update({f"rate_{k}_hz": v for k, v in result["rate_hz"].items()})
     scalars.update({f"wall_{k}_s": v for k, v in result["wall_s"].items()})
@@ -285,7 +286,7 @@ def run(config: dict | None, out: Path, figure: Path | None = None, report="text
             rows = None
             if name == "feedback":
                 rows = criteria_table(m, None, crit, full, config["target"]["frequency_hz"])
-            _write_run((writer, run_writer), res, m, rows)
+            _write_run(run_writer, res, m, rows)
     fb, ctrl = metrics["feedback"], metrics.get("control")
     rows = criteria_table(fb, ctrl, crit, full, config["target"]["frequency_hz"])
     main = results["feedback"]
