@@ -1,6 +1,7 @@
 """The ``neurosim`` command line: run experiments, inspect and plot results, show the setup.
 
     neurosim run whatwhen [--config FILE] [--set section.key=value ...] [--out results.h5]
+    neurosim run izhikevich2003 --resume results.h5 [--run ID]
     neurosim inspect results.h5
     neurosim plot results.h5 [--run ID] [--kind raster|rates|readouts|weights|metrics] --out fig.png
     neurosim info
@@ -31,6 +32,11 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--full", action="store_true", help="the long, multi-seed version")
     run.add_argument("--compare", default=None, help="add a comparison learner (e.g. force)")
     run.add_argument("--quiet", action="store_true", help="no progress output")
+    run.add_argument("--resume", type=Path, default=None, metavar="FILE",
+                     help="continue the latest interrupted run of this experiment in FILE "
+                          "from its last checkpoint (its stored config is used)")
+    run.add_argument("--run", dest="run_id", default=None,
+                     help="with --resume: the run id to continue (default: latest incomplete)")
     run.add_argument("--show-config", action="store_true",
                      help="print the resolved default config as JSON and exit")
 
@@ -53,6 +59,10 @@ def _run(args) -> int:
     if args.show_config:
         print(json.dumps(module.DEFAULT_CONFIG, indent=2))
         return 0
+    if args.resume is not None:
+        return _resume(args, module)
+    if args.run_id is not None:
+        raise ConfigError("--run ID only applies with --resume FILE")
     user = load_file(args.config) if args.config else {}
     overrides = list(args.overrides)
     if args.seed is not None:
@@ -70,6 +80,25 @@ def _run(args) -> int:
         for key, value in summary.items():
             print(f"{key:>24}: {value:.4g}" if isinstance(value, float) else f"{key:>24}: {value}")
     print(f"results: {out}\nfigure:  {figure}")
+    return 0
+
+
+def _resume(args, module) -> int:
+    if not hasattr(module, "resume"):
+        raise ConfigError(f"experiment {args.experiment!r} cannot be resumed (yet)")
+    given = [flag for flag, value in (("--config", args.config), ("--set", args.overrides),
+                                      ("--seed", args.seed), ("--backend", args.backend),
+                                      ("--out", args.out), ("--full", args.full))
+             if value not in (None, [], False)]
+    if given:
+        raise ConfigError(f"--resume continues the run with its stored config and file; "
+                          f"drop {', '.join(given)}")
+    figure = args.figure or args.resume.with_suffix(".png")
+    summary = module.resume(args.resume, run_id=args.run_id, figure=figure,
+                            report=None if args.quiet else "tqdm")
+    for key, value in summary.items():
+        print(f"{key:>24}: {value:.4g}" if isinstance(value, float) else f"{key:>24}: {value}")
+    print(f"results: {args.resume}\nfigure:  {figure}")
     return 0
 
 

@@ -47,7 +47,13 @@ class Recorder:
 
     Spikes are kept as (global step, id) in int arrays per chunk and joined on demand, so
     memory grows with the number of spikes only; per-step series (rate, readouts) grow with
-    duration. With ``keep_in_memory=False`` only the HDF5 writer receives the data.
+    duration. With ``keep_in_memory=False`` only the HDF5 writer receives the data and memory
+    stays bounded however long the run: what is pending is written every
+    ``flush_every_steps`` steps (and by :meth:`flush`). Per-neuron spike counts
+    (:attr:`spike_count`) are kept either way, for summaries.
+
+    A chunk's spikes reach the writer only together with its per-step series
+    (:meth:`add_chunk`), so a flush after an interruption never writes half a chunk.
     """
 
     def __init__(self, n_neurons: int, dt_ms: float, writer=None, keep_in_memory: bool = True,
@@ -61,16 +67,29 @@ class Recorder:
         self._steps, self._ids, self._rate, self._z, self._z0 = [], [], [], [], []
         self._traces, self._series = [], {}
         self.trace_ids = np.zeros(0, dtype=np.int64)
+        self._chunk_spikes = []  # spikes of the chunk in flight, queued by add_chunk
+        #: int64 (n_neurons,): spikes per neuron so far (kept even without keep_in_memory)
+        self.spike_count = np.zeros(n_neurons, dtype=np.int64)
+        #: global step after the last chunk received (0 before any)
+        self.step_end = 0
 
     def add_spikes(self, steps: np.ndarray, ids: np.ndarray):
+        """Spikes of the chunk in flight: global steps (n,) int and neuron ids (n,) int."""
         if self.keep:
             self._steps.append(steps.astype(np.int64))
             self._ids.append(ids.astype(np.int32))
+        if ids.size:
+            self.spike_count += np.bincount(ids, minlength=self.n_neurons)
         if self.writer is not None and steps.size:
-            self._queue("spikes", (steps * self.dt_ms, ids))
+            self._chunk_spikes.append((steps * self.dt_ms, ids))
 
     def add_chunk(self, step0: int, rate, z, z0, traces):
-        """Per-step series of one chunk (already trimmed to its length)."""
+        """Per-step series of one chunk (already trimmed to its length); ends the chunk."""
+        self.step_end = int(step0) + int(rate.shape[0])
+        if self.writer is not None:
+            for item in self._chunk_spikes:
+                self._queue("spikes", item)
+            self._chunk_spikes = []
         if self.keep:
             self._rate.append(rate.copy())
             if z.shape[1]:
@@ -100,7 +119,8 @@ class Recorder:
         self._pending.setdefault(name, []).append(item)
 
     def flush(self):
-        """Write everything gathered since the last flush to the HDF5 run (if any)."""
+        """Write every whole chunk gathered since the last flush to the HDF5 run (if any),
+        set the run's ``duration_ms`` to the end of the last chunk, and flush the file."""
         if self.writer is None:
             return
         for name, items in self._pending.items():
@@ -113,7 +133,26 @@ class Recorder:
             else:
                 self.writer.append_series(name, np.concatenate(items))
         self._pending, self._pending_steps = {}, 0
+        self.writer.set_attrs(duration_ms=self.step_end * self.dt_ms)
         self.writer.flush()
+
+    def checkpoint(self) -> tuple[dict, dict]:
+        """State needed to continue after a resume: ``recorder.spike_count`` and the step.
+
+        Call right after :meth:`flush` (nothing pending), as checkpoints are.
+        """
+        return {"recorder.spike_count": self.spike_count.copy()}, {"recorder_step_end":
+                                                                  self.step_end}
+
+    def restore(self, arrays: dict, meta: dict) -> None:
+        """Continue counting from a :meth:`checkpoint` (in-memory records start empty)."""
+        self.spike_count[:] = arrays["recorder.spike_count"]
+        self.step_end = int(meta["recorder_step_end"])
+
+    def clear_memory(self):
+        """Drop the in-memory records (e.g. after reading a kept trial's ``spikes``)."""
+        self._steps, self._ids, self._rate, self._z, self._z0 = [], [], [], [], []
+        self._traces, self._series = [], {}
 
     @staticmethod
     def _join(parts, width=None, dtype=float):

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import math
 import time
+import zlib
 from dataclasses import dataclass
 
 import numpy as np
@@ -173,6 +174,60 @@ class Simulator:
                                      "the integration diverged (reduce dt or input strength)")
         return result
 
+    def checkpoint(self) -> tuple[dict, dict]:
+        """Full simulation state, enough to continue bitwise identically after :meth:`restore`.
+
+        Returns
+        -------
+        arrays : dict of str -> ndarray
+            Every array of the ``State`` record as ``state.<field>`` and of the ``Readout``
+            record as ``readout.<field>`` (copies, dtypes kept; size-0 arrays included).
+        meta : dict
+            JSON-serialisable: ``step``, ``chunk_index``, ``spike_capacity``, ``rng`` (the noise
+            ``Generator.bit_generator.state``; its 128-bit integers are exact in JSON), the
+            readout's scalars (``readout_scalars``) and ``network_crc``, a checksum of the
+            parameters that ``restore`` compares with the rebuilt network's.
+        """
+        arrays = {f"state.{k}": np.array(v) for k, v in self.state._asdict().items()}
+        scalars = {}
+        for k, v in self.readout._asdict().items():
+            if isinstance(v, np.ndarray):
+                arrays[f"readout.{k}"] = np.array(v)
+            else:
+                scalars[k] = v.item() if isinstance(v, np.generic) else v
+        meta = dict(step=int(self.step), chunk_index=int(self.chunk_index),
+                    spike_capacity=int(self._spike_capacity),
+                    rng=self.rng.bit_generator.state, readout_scalars=scalars,
+                    network_crc=_params_crc(self.params))
+        return arrays, meta
+
+    def restore(self, arrays: dict, meta: dict) -> None:
+        """Load a :meth:`checkpoint` into this simulator, built from the same config and seed.
+
+        Arrays are copied in place (shapes and dtypes must match, so a different network or
+        readout size is refused); keys other than ``state.*`` / ``readout.*`` are ignored.
+        Raises ConfigError when the rebuilt network's parameters differ from the saved ones.
+        """
+        crc = _params_crc(self.params)
+        if meta.get("network_crc", crc) != crc:
+            raise ConfigError("checkpoint was taken on a network with different parameters "
+                              "(config, seed or library version changed): cannot resume")
+        for prefix, record in (("state", self.state), ("readout", self.readout)):
+            for k, v in record._asdict().items():
+                if not isinstance(v, np.ndarray):
+                    continue
+                saved = np.asarray(arrays[f"{prefix}.{k}"])
+                if saved.shape != v.shape or saved.dtype != v.dtype:
+                    raise ConfigError(f"checkpoint {prefix}.{k} is {saved.dtype}{saved.shape}; "
+                                      f"this simulator has {v.dtype}{v.shape}")
+                np.copyto(v, saved)
+        scalars = meta["readout_scalars"]
+        self.readout = self.readout._replace(**{
+            k: type(getattr(self.readout, k))(scalars[k]) for k in scalars})
+        self.rng.bit_generator.state = meta["rng"]
+        self.step, self.chunk_index = int(meta["step"]), int(meta["chunk_index"])
+        self._spike_capacity = int(meta["spike_capacity"])
+
     def run(self, stream=None, duration_ms: float | None = None, recorder: Recorder | None = None,
             report=None, on_chunk=None) -> Recorder:
         """Run ``stream`` (or ``duration_ms`` with no drive) and return the recorder.
@@ -201,6 +256,15 @@ class Simulator:
             recorder.flush()
         self.wall_time_s = time.perf_counter() - t_start
         return recorder
+
+
+def _params_crc(params: Params) -> int:
+    """CRC-32 of the network's per-neuron parameters, weights and input projection."""
+    crc = 0
+    for name in ("a", "b", "c", "d", "bias", "sigma", "w_dense", "indptr", "indices", "w_data",
+                 "proj"):
+        crc = zlib.crc32(np.ascontiguousarray(getattr(params, name)).view(np.uint8), crc)
+    return crc
 
 
 def _total_ms(stream, dt_ms: float) -> float:

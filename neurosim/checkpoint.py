@@ -1,0 +1,225 @@
+"""Checkpoint and resume of simulation runs through the HDF5 results layer (FORMAT.md).
+
+A checkpoint is taken at a chunk boundary, right after the recorder has flushed, so the
+run's datasets and the saved state describe the same step. It holds the simulator's full
+state (:meth:`Simulator.checkpoint`: neuron, synapse, feature and readout/learner arrays,
+the noise generator's state, step and chunk counters), the recorder's spike counts, any
+arrays the experiment registers (per-trial results filled in place), and meta data:
+``step``, ``chunk_index``, ``stream_position`` (chunks of the input stream consumed),
+``n_trials`` (trials completed, for :meth:`RunWriter.truncate_to`) and ``wall_time_s``.
+
+Resuming (:func:`reopen`) picks the interrupted run, loads its checkpoint and truncates
+everything recorded after it; the caller rebuilds the network and simulator from the run's
+stored config, calls :meth:`Resumed.restore`, skips ``stream_position`` chunks of the same
+stream (:func:`skip_chunks`) and continues. Same config, seed and backend give a result
+bitwise equal to an uninterrupted run.
+"""
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from .config import ConfigError
+from .results import ResultsError
+
+EXTRA = "extra."  # key prefix of experiment-registered arrays in the checkpoint group
+
+
+class Checkpointer:
+    """Saves the state of one run every ``every_chunks`` chunks of its stream.
+
+    Use as the simulator's ``on_chunk`` callback (``sim.run(..., on_chunk=ckpt)``) or call
+    :meth:`maybe_save` / :meth:`save` from a trial loop.
+
+    Parameters
+    ----------
+    run_writer : RunWriter
+        The run's writer; ``save_checkpoint`` replaces its previous checkpoint.
+    recorder : Recorder or None
+        Flushed before every checkpoint; its spike counts are saved.
+    every_chunks : int
+        Save when the stream position is a multiple of this (0: never).
+    arrays : dict of str -> ndarray, optional
+        Experiment arrays saved with the state and restored *in place* by
+        :meth:`Resumed.restore` (e.g. per-trial outputs of shape (n_trials, ...)).
+    wall_time_s : float
+        Wall-clock time (s) spent before this session (from a resumed checkpoint).
+    chunk_offset : int
+        ``sim.chunk_index`` at the start of this run's stream (when one simulator runs
+        several streams); stream position = ``sim.chunk_index - chunk_offset``.
+    """
+
+    def __init__(self, run_writer, recorder, every_chunks: int, arrays: dict | None = None,
+                 wall_time_s: float = 0.0, chunk_offset: int = 0):
+        self.run_writer, self.recorder = run_writer, recorder
+        self.every_chunks = int(every_chunks)
+        self.arrays = dict(arrays or {})
+        self.wall_before, self.t_start = float(wall_time_s), time.perf_counter()
+        self.chunk_offset = int(chunk_offset)
+        self.n_saved = 0
+
+    @property
+    def wall_time_s(self) -> float:
+        """Wall-clock time of the run so far, earlier sessions included (s)."""
+        return self.wall_before + time.perf_counter() - self.t_start
+
+    def __call__(self, sim, chunk=None, result=None) -> None:
+        """``on_chunk`` callback: save when the stream position is a multiple of K."""
+        self.maybe_save(sim)
+
+    def maybe_save(self, sim, n_trials: int = 0, meta: dict | None = None) -> bool:
+        """Save if the stream position is a multiple of ``every_chunks``; True if saved."""
+        position = sim.chunk_index - self.chunk_offset
+        if self.every_chunks <= 0 or position == 0 or position % self.every_chunks:
+            return False
+        self.save(sim, n_trials, meta)
+        return True
+
+    def save(self, sim, n_trials: int = 0, meta: dict | None = None) -> None:
+        """Flush the recorder, then write the full state as the run's checkpoint.
+
+        ``meta`` (JSON-serialisable) is stored under ``meta["extra"]``.
+        """
+        arrays, full_meta = sim.checkpoint()
+        if self.recorder is not None:
+            self.recorder.flush()
+            rec_arrays, rec_meta = self.recorder.checkpoint()
+            arrays.update(rec_arrays)
+            full_meta.update(rec_meta)
+        arrays.update({EXTRA + k: np.asarray(v) for k, v in self.arrays.items()})
+        full_meta.update(stream_position=sim.chunk_index - self.chunk_offset,
+                         n_trials=int(n_trials), wall_time_s=self.wall_time_s,
+                         extra=meta or {})
+        self.run_writer.save_checkpoint(arrays, full_meta)
+        self.n_saved += 1
+
+
+@dataclass
+class Resumed:
+    """An interrupted run reopened for writing, truncated to its last checkpoint.
+
+    Attributes
+    ----------
+    run_writer : RunWriter
+    config : dict
+        The run's stored, fully resolved config (``config_json``).
+    arrays, meta : dict
+        The checkpoint (empty when the run had none: it restarts from step 0).
+    """
+    run_writer: object
+    config: dict
+    arrays: dict = field(default_factory=dict)
+    meta: dict = field(default_factory=dict)
+
+    @property
+    def has_checkpoint(self) -> bool:
+        return bool(self.meta)
+
+    @property
+    def step(self) -> int:
+        """First step to simulate (the checkpoint's step, 0 without one)."""
+        return int(self.meta.get("step", 0))
+
+    @property
+    def stream_position(self) -> int:
+        """Chunks of the input stream already consumed (to skip)."""
+        return int(self.meta.get("stream_position", 0))
+
+    @property
+    def n_trials(self) -> int:
+        return int(self.meta.get("n_trials", 0))
+
+    @property
+    def wall_time_s(self) -> float:
+        return float(self.meta.get("wall_time_s", 0.0))
+
+    @property
+    def extra_meta(self) -> dict:
+        return dict(self.meta.get("extra", {}))
+
+    def restore(self, sim, recorder=None, arrays: dict | None = None) -> None:
+        """Put the checkpoint into a freshly built ``sim``, ``recorder`` and ``arrays``.
+
+        ``arrays`` are the experiment arrays registered with the :class:`Checkpointer`
+        under the same names; they are overwritten in place. No-op without a checkpoint.
+        """
+        if not self.has_checkpoint:
+            return
+        sim.restore(self.arrays, self.meta)
+        if recorder is not None:
+            recorder.restore(self.arrays, self.meta)
+        for name, target in (arrays or {}).items():
+            saved = self.arrays.get(EXTRA + name)
+            if saved is None or saved.shape != target.shape:
+                raise ResultsError(f"checkpoint array {name!r} is missing or has another shape "
+                                   f"than {target.shape}")
+            np.copyto(target, saved)
+
+    def checkpointer(self, recorder, every_chunks: int, arrays: dict | None = None,
+                     chunk_offset: int = 0) -> Checkpointer:
+        """A :class:`Checkpointer` that continues this run's wall-clock count."""
+        return Checkpointer(self.run_writer, recorder, every_chunks, arrays,
+                            wall_time_s=self.wall_time_s, chunk_offset=chunk_offset)
+
+
+def find_resumable(writer, kind: str | None = None, run_id: str | None = None) -> str:
+    """The id of the run to resume: ``run_id`` if given, else the latest incomplete run
+    (of ``kind`` if given). Raises ResultsError with the available runs otherwise."""
+    runs = {rid: writer.open_run(rid).group for rid in writer.run_ids}
+    if run_id is not None:
+        if run_id not in runs:
+            raise ResultsError(f"no run {run_id!r} in {writer.path}; runs: "
+                               f"{', '.join(runs) or 'none'}")
+        g = runs[run_id]
+        if bool(g.attrs.get("complete", False)):
+            raise ResultsError(f"run {run_id!r} in {writer.path} is complete: nothing to resume")
+        if kind is not None and g.attrs.get("kind") != kind:
+            raise ResultsError(f"run {run_id!r} is a {g.attrs.get('kind')!r} run, not {kind!r}")
+        return run_id
+    candidates = [rid for rid, g in runs.items() if not bool(g.attrs.get("complete", False))
+                  and (kind is None or g.attrs.get("kind") == kind)]
+    if not candidates:
+        raise ResultsError(f"{writer.path} holds no incomplete {kind or ''} run to resume; "
+                           f"runs: {', '.join(runs) or 'none'}")
+    return candidates[-1]  # runs are kept in creation order
+
+
+def reopen(writer, kind: str | None = None, run_id: str | None = None) -> Resumed:
+    """Open the run to resume in ``writer`` (a ``ResultsWriter`` in mode "a"), load its
+    checkpoint and truncate its datasets to the checkpoint's step and trial count."""
+    run_writer = writer.open_run(find_resumable(writer, kind, run_id))
+    config = json.loads(run_writer.group.attrs["config_json"])
+    try:
+        arrays, meta = run_writer.load_checkpoint()
+    except ResultsError:  # interrupted before its first checkpoint: start again
+        arrays, meta = {}, {}
+    run_writer.truncate_to(int(meta.get("step", 0)), int(meta.get("n_trials", 0)))
+    return Resumed(run_writer, config, arrays, meta)
+
+
+class _Skipped:
+    """``stream`` without its first ``n`` chunks (same chunk boundaries afterwards)."""
+
+    def __init__(self, stream, n: int):
+        self.stream, self.n = stream, int(n)
+        if hasattr(stream, "total_steps") and hasattr(stream, "chunk_steps"):
+            self.total_steps = max(0, stream.total_steps - self.n * stream.chunk_steps)
+
+    def __len__(self):
+        return max(0, len(self.stream) - self.n)
+
+    def __iter__(self):
+        for i, chunk in enumerate(self.stream):
+            if i >= self.n:
+                yield chunk
+
+
+def skip_chunks(stream, n: int):
+    """Iterate ``stream`` from its chunk ``n`` on (earlier chunks are generated and dropped,
+    so streams that draw from their own generator while iterating stay in step)."""
+    if n < 0:
+        raise ConfigError(f"cannot skip {n} chunks")
+    return _Skipped(stream, n) if n else stream

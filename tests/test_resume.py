@@ -1,0 +1,172 @@
+"""Checkpoint and resume of real runs: state round trip, and a killed or failed
+``izhikevich2003`` run resumed to a file bitwise equal to an uninterrupted run (numba)."""
+import json
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+
+import h5py
+import numpy as np
+import pytest
+
+from neurosim.checkpoint import Checkpointer, reopen
+from neurosim.cli import main as cli_main
+from neurosim.config import NetworkConfig, RunConfig
+from neurosim.experiments import izhikevich2003
+from neurosim.learners.force import Force
+from neurosim.monitors import Recorder
+from neurosim.network import build_network
+from neurosim.results import ResultsError, ResultsWriter, describe, load
+from neurosim.simulator import Simulator, n_features
+from neurosim.streams import ArrayStream
+
+# 200 neurons, 2 s in 20 chunks of 100 ms, checkpoints every 3 chunks (steps 300, 600, ...).
+CONFIG = {"network": {"n_neurons": 200},
+          "run": {"backend": "numba", "duration_ms": 2000.0, "chunk_ms": 100.0, "seed": 7,
+                  "checkpoint_every_chunks": 3, "record_traces": [0, 5, 199]}}
+CHUNK_STEPS = 100
+
+
+def file_contents(path, run_id=None):
+    """Every dataset of a run except the checkpoint, plus its metric ``spikes``."""
+    with h5py.File(path, "r") as f:
+        g = f["runs"][run_id or list(f["runs"])[-1]]
+        out = {}
+        g.visititems(lambda n, o: out.__setitem__(n, o[()]) if isinstance(o, h5py.Dataset)
+                     and not n.startswith(("checkpoint", "metrics")) else None)
+        out["spike_metric"] = g["metrics"].attrs["spikes"]
+        return out
+
+
+def assert_same_contents(a, b):
+    assert sorted(a) == sorted(b)
+    for k in a:
+        assert a[k].dtype == b[k].dtype and np.array_equal(a[k], b[k]), k
+
+
+@pytest.fixture(scope="module")
+def uninterrupted(tmp_path_factory):
+    path = tmp_path_factory.mktemp("ref") / "ref.h5"
+    izhikevich2003.run(CONFIG, path, figure=None, report=None)
+    return file_contents(path)
+
+
+def force_sim(seed=4):
+    """A small network with a FORCE readout (RLS state P, W) and feedback encoders."""
+    net = build_network(NetworkConfig(n_neurons=60), seed, "float64")
+    enc = np.random.default_rng(1).uniform(-1, 1, (1, 60))
+    readout = Force(alpha=0.5, rls_every=2).init_state(n_features(net), 1, 60, "float64", 1.0,
+                                                       encoders=enc)
+    return Simulator(net, RunConfig(backend="numba", dtype="float64", seed=seed), readout)
+
+
+def force_stream():
+    t = np.arange(1200.0)
+    return ArrayStream(np.zeros((1200, 0)), 200, gate=np.ones(1200),
+                       target=np.sin(2 * np.pi * t / 100)[:, None])
+
+
+def test_checkpoint_through_hdf5_continues_bitwise(tmp_path):
+    ref, ref_rec = force_sim(), Recorder(60, 1.0)
+    ref.run(force_stream(), recorder=ref_rec)
+
+    first, rec = force_sim(), Recorder(60, 1.0)
+    chunks = list(force_stream())
+    for chunk in chunks[:3]:
+        first.run_one_chunk(chunk, rec)
+    with ResultsWriter(tmp_path / "c.h5", "w") as w:
+        run = w.create_run("r", "test", dict(seed=4, backend="numba", dtype="float64",
+                                             dt_ms=1.0), {})
+        Checkpointer(run, None, 3).save(first)
+        arrays, meta = run.load_checkpoint()
+    assert meta["rng"] == first.rng.bit_generator.state  # 128-bit ints exact through JSON
+    assert isinstance(meta["rng"]["state"]["state"], int) and meta["rng"]["state"]["state"] > 2**64
+    second = force_sim()
+    second.restore(arrays, meta)
+    for chunk in chunks[3:]:
+        second.run_one_chunk(chunk, rec)
+    for name in ("W", "P", "elig", "fsums", "counters", "z"):
+        assert np.array_equal(getattr(ref.readout, name), getattr(second.readout, name)), name
+    for name in ("v", "u", "isyn", "fb", "ffast", "fmean"):
+        assert np.array_equal(getattr(ref.state, name), getattr(second.state, name)), name
+    assert np.array_equal(ref_rec.spikes.t, rec.spikes.t)
+    assert np.array_equal(ref_rec.z, rec.z)
+    assert (second.step, second.chunk_index) == (ref.step, ref.chunk_index)
+
+
+def test_restore_refuses_another_network():
+    arrays, meta = force_sim(seed=4).checkpoint()
+    with pytest.raises(Exception, match="different parameters"):
+        force_sim(seed=5).restore(arrays, json.loads(json.dumps(meta)))
+
+
+KILL_SCRIPT = """
+import os, signal, sys
+from neurosim.experiments import izhikevich2003
+def report(done_ms, total_ms):  # called after chunk k's checkpoint (if any) is written
+    if done_ms >= {kill_at_ms}:
+        os.kill(os.getpid(), signal.SIGKILL)
+izhikevich2003.run({config!r}, {path!r}, figure=None, report=report)
+"""
+
+
+def test_sigkilled_run_resumes_to_the_uninterrupted_result(tmp_path, uninterrupted):
+    path = tmp_path / "killed.h5"
+    script = KILL_SCRIPT.format(kill_at_ms=8 * CHUNK_STEPS, config=CONFIG, path=str(path))
+    proc = subprocess.run([sys.executable, "-c", textwrap.dedent(script)], capture_output=True,
+                          text=True, timeout=120)
+    assert proc.returncode == -signal.SIGKILL, proc.stderr
+    run = load(path).latest  # the killed file opens
+    assert not run.complete
+    assert "resumable from its checkpoint at step 600" in describe(path)
+
+    code = cli_main(["run", "izhikevich2003", "--resume", str(path), "--quiet",
+                     "--figure", str(tmp_path / "resumed.png")])
+    assert code == 0
+    assert load(path).latest.complete
+    assert_same_contents(file_contents(path), uninterrupted)
+    assert (tmp_path / "resumed.png").stat().st_size > 0
+
+
+@pytest.mark.parametrize("fail_after_chunk", [2, 7])
+def test_failed_run_resumes_to_the_uninterrupted_result(tmp_path, uninterrupted,
+                                                        fail_after_chunk):
+    """Chunk 2 fails before the first checkpoint (restart from step 0), chunk 7 after two."""
+    path = tmp_path / "failed.h5"
+
+    def report(done_ms, total_ms):
+        if done_ms >= fail_after_chunk * CHUNK_STEPS:
+            raise RuntimeError("simulated failure")
+
+    with pytest.raises(RuntimeError, match="simulated failure"):
+        izhikevich2003.run(CONFIG, path, figure=None, report=report)
+    summary = izhikevich2003.resume(path, figure=None, report=None)
+    assert summary["resumed_from_step"] == (fail_after_chunk // 3) * 3 * CHUNK_STEPS
+    assert_same_contents(file_contents(path), uninterrupted)
+    assert load(path).latest.attrs["wall_time_s"] > 0
+
+
+def test_resume_picks_the_incomplete_run_and_refuses_complete_ones(tmp_path):
+    path = tmp_path / "two.h5"
+    izhikevich2003.run(CONFIG, path, figure=None, report=None)  # complete run 000
+
+    def report(done_ms, total_ms):
+        if done_ms >= 400:
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        izhikevich2003.run(CONFIG, path, figure=None, report=report)  # run 001
+    with ResultsWriter(path, "a") as w:
+        assert reopen(w, "izhikevich2003").run_writer.run_id == "izhikevich2003_001"
+    with pytest.raises(ResultsError, match="complete: nothing to resume"):
+        izhikevich2003.resume(path, run_id="izhikevich2003_000", figure=None, report=None)
+    assert cli_main(["run", "izhikevich2003", "--resume", str(path), "--set",
+                     "run.seed=1"]) == 2
+    assert cli_main(["run", "izhikevich2003", "--resume", str(path), "--run", "nope"]) == 2
+    izhikevich2003.resume(path, figure=None, report=None)
+    with pytest.raises(ResultsError, match="no incomplete"):
+        izhikevich2003.resume(path, figure=None, report=None)
+    assert_same_contents(file_contents(path, "izhikevich2003_001"),
+                         file_contents(path, "izhikevich2003_000"))
