@@ -65,8 +65,10 @@ DEFAULT_CONFIG = {
 class SineStream:
     """Chunks of settle / train / test with a sine target and the gate open in training.
 
-    Chunks never straddle a phase boundary; ``phase_of[i]`` names the phase of chunk ``i``.
+    Chunks never straddle a phase boundary; ``chunks[i]`` is ``(phase, lo, hi)`` of chunk
+    ``i``. ``before_chunk(chunk)``, if set, is called just before each chunk is handed out.
     """
+    before_chunk = None
 
     def __init__(self, dt_ms, chunk_ms, settle_ms, train_ms, test_ms, frequency_hz,
                  amplitude):
@@ -89,7 +91,10 @@ class SineStream:
 
     def __iter__(self):
         for _, lo, hi in self.chunks:
-            yield Chunk(hi - lo, target=self.target[lo:hi, None], gate=self.gate[lo:hi])
+            chunk = Chunk(hi - lo, target=self.target[lo:hi, None], gate=self.gate[lo:hi])
+            if self.before_chunk is not None:
+                self.before_chunk(chunk)
+            yield chunk
 
 
 def encoders(seed: int, n_neurons: int, gain: float) -> np.ndarray:
@@ -128,17 +133,20 @@ def simulate(config: dict, protocol: dict, feedback_gain: float, run_writer=None
     walls = {"settle": 0.0, "train": 0.0, "test": 0.0}
     state = {"i": 0, "t": time.perf_counter()}
 
+    def queue_inputs(chunk):
+        # before the chunk runs, so that every flush of the recorder (inside add_chunk)
+        # writes target and gate together with the chunk's z
+        recorder.add_series("target", chunk.target)
+        recorder.add_series("gate", chunk.gate)
+
+    stream.before_chunk = queue_inputs
+
     def on_chunk(sim_, chunk, result):
         phase = stream.chunks[state["i"]][0]
         now = time.perf_counter()
         walls[phase] += now - state["t"]
-        recorder.add_series("target", chunk.target)
-        recorder.add_series("gate", chunk.gate)
-        if run_writer is not None:
-            run_writer.set_attrs(duration_ms=sim_.step * run_cfg.dt_ms)
-            run_writer.flush()
         state["i"] += 1
-        state["t"] = time.perf_counter()
+        state["t"] = now
 
     sim.run(stream=stream, recorder=recorder, report=report, on_chunk=on_chunk)
     rate = recorder.rate  # population rate per step (Hz)
