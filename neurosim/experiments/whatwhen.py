@@ -26,7 +26,7 @@ from .whatwhen_phases import TIMING_NETWORK, run_phase, timing_inputs
 DEFAULT_CONFIG = {
     "network": dict(TIMING_NETWORK, inputs=timing_inputs(2, 2)),
     "run": {"dt_ms": 1.0, "dtype": "float32", "backend": "numba", "seed": 0, "chunk_ms": 2000.0},
-    "learner": {"name": "three_factor", "eta0": 40.0, "tau_e_ms": 0.0, "eta_what0": 0.15},
+    "learner": {"name": "three_factor", "eta0": 80.0, "tau_e_ms": 0.0, "eta_what0": 0.15},
     "paradigm": {
         "latencies_ms": [400.0, 800.0], "switched_latency_ms": 600.0,
         "cue_identity_probs": [[0.8, 0.2], [0.2, 0.8]], "p_stimulus": 0.8,

@@ -1,44 +1,64 @@
-"""The what/when summary figure: readouts per condition, amplitude vs P, adaptation curves."""
+"""The what/when summary figure: readouts per condition, amplitude vs P, adaptation curves,
+and the what/when subspace angle over learning."""
 from __future__ import annotations
 
 import numpy as np
 
 from ..analysis.whatwhen import anticipatory_amplitude, mask_after_onset, masked_mean
+from .whatwhen_criteria import PEAK_SEARCH_FROM_MS, _eval_trials, _onsets
+
+
+def _when_panel(ax, main, spec):
+    dt = spec.dt_ms
+    t = np.arange(spec.window_steps) * dt
+    trials = _eval_trials(main.table, 0)
+    masked = mask_after_onset(main.z0[:, :, 0], _onsets(main.table, dt))
+    for cue in range(spec.n_cues):
+        sel = trials[main.table["cue"][trials] == cue]
+        ax.plot(t, masked_mean(masked[sel]), lw=1, label=f"cue {cue}")
+    ax.plot(t, masked_mean(masked[trials]), "k", lw=1.5, label="all trials")
+    for lat in spec.blocks[0].latencies_ms:
+        ax.axvline(lat, color="k", ls=":")
+    ax.axvspan(0, PEAK_SEARCH_FROM_MS, color="0.9")
+    finite = masked_mean(masked[trials])[int(PEAK_SEARCH_FROM_MS / dt):]
+    top = np.nanmax(finite) if np.any(np.isfinite(finite)) else 1.0
+    ax.set(xlabel="time after cue (ms)", ylabel="when readout z0 (frozen weights)",
+           ylim=(-0.2 * top, 1.6 * top), title="R2/R3: anticipatory 'when' output")
+    ax.legend(fontsize=7)
+
+
+def _what_panel(ax, main, spec):
+    trials = _eval_trials(main.table, 0)
+    width = 0.8 / spec.n_identities
+    for k in range(spec.n_identities):
+        pred = [main.what_pred[trials[main.table["cue"][trials] == c], k].mean()
+                for c in range(spec.n_cues)]
+        true = [spec.blocks[0].identity_probs[c][k] for c in range(spec.n_cues)]
+        x = np.arange(spec.n_cues) + k * width
+        ax.bar(x, pred, width, label=f"what {'ABCDEFGH'[k]}")
+        ax.plot(x, true, "k_", ms=18, mew=2)
+    ax.set(xticks=np.arange(spec.n_cues) + 0.4 * (1 - width),
+           xticklabels=[f"cue {c}" for c in range(spec.n_cues)], ylim=(0, 1),
+           ylabel="what prediction before onset", title="R5: 'what' vs P(identity | cue) (—)")
+    ax.legend(fontsize=7)
 
 
 def draw(result: dict, path) -> None:
-    """Four panels from one seed's phases, saved to ``path``."""
+    """Six panels from one seed's phases, saved to ``path``."""
     from ..plotting._common import pyplot
     plt = pyplot()
     phases, specs = result["phases"], result["specs"]
     main, spec = phases["main"], specs["main"]
     dt = spec.dt_ms
-    fig, axes = plt.subplots(2, 2, figsize=(11, 7.5))
-    t = np.arange(spec.window_steps) * dt
-    table = main.table
-    blk0 = np.flatnonzero(table["block"] == 0)
-    trials = blk0[int(0.4 * blk0.size):]
-    onsets = np.where(table["occurred"], np.rint(table["latency_ms"] / dt), -1).astype(int)
-    masked = mask_after_onset(main.z0[:, :, 0], onsets)
-    ax = axes[0, 0]
-    for cue in range(spec.n_cues):
-        sel = trials[table["cue"][trials] == cue]
-        line, = ax.plot(t, masked_mean(masked[sel]), label=f"when z0, cue {cue}")
-        probs = spec.blocks[0].identity_probs[cue]
-        for k, lat in enumerate(spec.blocks[0].latencies_ms):
-            ax.axvline(lat, color=line.get_color(), ls=":", alpha=0.3 + 0.7 * probs[k])
-        for k in range(spec.n_identities):
-            ax.plot(t, main.z0[sel, :, 1 + k].mean(axis=0), color=line.get_color(),
-                    ls="--" if k == 0 else "-.", lw=0.8, label=f"what {'AB'[k]} z0, cue {cue}")
-    ax.set(xlabel="time after cue (ms)", ylabel="readout (frozen weights)",
-           title="anticipatory readouts (before onset), block 1")
-    ax.legend(fontsize=7)
-    ax = axes[0, 1]
+    fig, axes = plt.subplots(2, 3, figsize=(15, 8))
+    _when_panel(axes[0, 0], main, spec)
+    _what_panel(axes[0, 1], main, spec)
+    ax = axes[0, 2]
     amp_table = result["amplitude_table"]
     ax.plot(amp_table[:, 0], amp_table[:, 2], "o-", label="three-factor")
-    ax.plot([0, 1], [0, 1], "k:", label="ideal")
+    ax.plot([0, 1], [0, 1], "k:", label="identity line")
     ax.set(xlabel="P(stimulus)", ylabel="normalised anticipatory amplitude",
-           title="amplitude tracks probability (R4)")
+           title="R4: amplitude tracks probability", xlim=(0, 1.05), ylim=(0, 1.1))
     ax.legend()
     ax = axes[1, 0]
     sw, sspec = phases["switch"], specs["switch"]
@@ -48,27 +68,35 @@ def draw(result: dict, path) -> None:
     x = np.arange(amps.size) - n1
     ax.plot(x, amps, ".", alpha=0.4, ms=3)
     ax.plot(x, np.convolve(amps, np.ones(10) / 10, mode="same"), label="10-trial mean")
-    ax.axhline(sspec.blocks[0].p_stimulus, color="k", ls=":")
-    ax.axhline(sspec.blocks[1].p_stimulus, color="k", ls=":")
+    for blk in sspec.blocks:
+        ax.axhline(blk.p_stimulus, color="k", ls=":")
+    ax.axvspan(25, 55, color="0.9", label="R7 window")
     ax.axvline(0, color="r", lw=0.8)
     ax.set(xlabel="trials after the probability switch", ylabel="normalised amplitude",
-           title="re-adaptation after P switch (R7)")
-    ax.legend()
+           title="R7: re-adaptation after P switch")
+    ax.legend(fontsize=8)
     ax = axes[1, 1]
     n1 = spec.blocks[0].n_trials
-    cue0 = np.flatnonzero(table["cue"] == 0)
-    peaks = []
-    for j in cue0:
-        trace = masked[j]
-        peaks.append(np.nanargmax(trace) * dt if np.any(np.isfinite(trace)) else np.nan)
-    ax.plot(cue0 - n1, peaks, ".", ms=3, alpha=0.5, label="single-trial anticipatory peak")
+    masked = mask_after_onset(main.z0[:, :, 0], _onsets(main.table, dt))
+    lo = int(PEAK_SEARCH_FROM_MS / dt)
+    cue0 = np.flatnonzero(main.table["cue"] == 0)
+    peaks = [(lo + np.nanargmax(masked[j, lo:])) * dt if np.any(np.isfinite(masked[j, lo:]))
+             else np.nan for j in cue0]
+    ax.plot(cue0 - n1, peaks, ".", ms=3, alpha=0.5, label="single-trial peak, cue 0")
     for blk, start in zip(spec.blocks, (0, n1)):
         lat = blk.latencies_ms[int(np.argmax(blk.identity_probs[0]))]
         ax.hlines(lat, start - n1, start - n1 + blk.n_trials, color="k", ls=":")
     ax.axvline(0, color="r", lw=0.8)
-    ax.set(xlabel="trials after the timing switch (cue 0)", ylabel="peak time (ms after cue)",
-           title="re-adaptation after timing switch (R6)")
+    ax.set(xlabel="trials after the timing switch", ylabel="anticipatory peak (ms after cue)",
+           title="R6: re-adaptation after timing switch")
     ax.legend(fontsize=8)
+    ax = axes[1, 2]
+    curve = result.get("angle_curve")
+    if curve is not None and len(curve):
+        ax.plot(curve[:, 0], curve[:, 1], "o-", ms=3)
+    ax.axhline(75, color="k", ls=":")
+    ax.set(xlabel="trials (main phase)", ylabel="angle what vs when (deg, top-10 PCs)",
+           ylim=(0, 90), title="R8: what/when subspaces over learning")
     fig.tight_layout()
-    fig.savefig(path, dpi=110)
+    fig.savefig(path, dpi=100)
     plt.close(fig)

@@ -46,6 +46,7 @@ class PhaseResult:
     what_pred : ndarray (n_trials, n_outputs - 1), offline "what" prediction W_what xbar with
         the weights as they were before the trial's own update
     W : ndarray (n_outputs, n_features), final weights
+    snapshots : list of (trials done, W copy), every 10 trials
     spikes : (steps, ids) of the trials selected by ``keep_spikes_of`` (chunk-local steps
         concatenated trial after trial), for rebuilding features
     """
@@ -54,6 +55,7 @@ class PhaseResult:
     xbar: np.ndarray
     what_pred: np.ndarray
     W: np.ndarray
+    snapshots: list
     spikes: tuple | None
     n_kept_steps: int
     wall_s: float
@@ -82,6 +84,7 @@ def run_phase(network, run_cfg, spec, learner, seed, run_writer=None, gate_every
     xbar = np.zeros((len(stream), nf), dtype=np.float32)
     what_pred = np.zeros((len(stream), n_out - 1))
     pending_rows = []
+    snapshots = [(0, sim.readout.W.copy())]
     t0 = time.perf_counter()
     for i, chunk in enumerate(stream):
         if gate_everywhere:
@@ -109,6 +112,8 @@ def run_phase(network, run_cfg, spec, learner, seed, run_writer=None, gate_every
             xbar[i] = sim.readout.tag_sum / n_tag
             what_pred[i] = sim.readout.W[1:] @ (sim.readout.tag_sum / n_tag)
         learner.consolidate(sim.readout, chunk, result)
+        if i % 10 == 9:
+            snapshots.append((i + 1, sim.readout.W.copy()))
         if run_writer is not None and (i % 10 == 9 or i == len(stream) - 1):
             recorder.flush()
             run_writer.append_trials({k: np.array([row[k] for row in pending_rows])
@@ -122,6 +127,6 @@ def run_phase(network, run_cfg, spec, learner, seed, run_writer=None, gate_every
     spikes = None
     if kept_steps:
         spikes = (np.concatenate(kept_steps), np.concatenate(kept_ids))
-    return PhaseResult(stream.trial_table(), z0, xbar, what_pred, sim.readout.W.copy(), spikes,
-                       offset,
+    return PhaseResult(stream.trial_table(), z0, xbar, what_pred, sim.readout.W.copy(),
+                       snapshots, spikes, offset,
                        time.perf_counter() - t0)
