@@ -70,30 +70,34 @@ class Checkpointer:
         """``on_chunk`` callback: save when the stream position is a multiple of K."""
         self.maybe_save(sim)
 
-    def maybe_save(self, sim, n_trials: int = 0, meta: dict | None = None) -> bool:
+    def maybe_save(self, sim, n_trials: int = 0, meta: dict | None = None,
+                   arrays: dict | None = None) -> bool:
         """Save if the stream position is a multiple of ``every_chunks``; True if saved."""
         position = sim.chunk_index - self.chunk_offset
         if self.every_chunks <= 0 or position == 0 or position % self.every_chunks:
             return False
-        self.save(sim, n_trials, meta)
+        self.save(sim, n_trials, meta, arrays)
         return True
 
-    def save(self, sim, n_trials: int = 0, meta: dict | None = None) -> None:
+    def save(self, sim, n_trials: int = 0, meta: dict | None = None,
+             arrays: dict | None = None) -> None:
         """Flush the recorder, then write the full state as the run's checkpoint.
 
-        ``meta`` (JSON-serialisable) is stored under ``meta["extra"]``.
+        ``meta`` (JSON-serialisable) is stored under ``meta["extra"]``; ``arrays`` are saved
+        once, next to the registered ones (read back from ``Resumed.extra_arrays``).
         """
-        arrays, full_meta = sim.checkpoint()
+        sim_arrays, full_meta = sim.checkpoint()
         if self.recorder is not None:
             self.recorder.flush()
             rec_arrays, rec_meta = self.recorder.checkpoint()
-            arrays.update(rec_arrays)
+            sim_arrays.update(rec_arrays)
             full_meta.update(rec_meta)
-        arrays.update({EXTRA + k: np.asarray(v) for k, v in self.arrays.items()})
+        extras = {**self.arrays, **(arrays or {})}
+        sim_arrays.update({EXTRA + k: np.asarray(v) for k, v in extras.items()})
         full_meta.update(stream_position=sim.chunk_index - self.chunk_offset,
                          n_trials=int(n_trials), wall_time_s=self.wall_time_s,
                          extra=meta or {})
-        self.run_writer.save_checkpoint(arrays, full_meta)
+        self.run_writer.save_checkpoint(sim_arrays, full_meta)
         self.n_saved += 1
 
 
@@ -139,6 +143,11 @@ class Resumed:
     @property
     def extra_meta(self) -> dict:
         return dict(self.meta.get("extra", {}))
+
+    @property
+    def extra_arrays(self) -> dict:
+        """Experiment arrays of the checkpoint (registered and one-off), by name."""
+        return {k[len(EXTRA):]: v for k, v in self.arrays.items() if k.startswith(EXTRA)}
 
     def restore(self, sim, recorder=None, arrays: dict | None = None) -> None:
         """Put the checkpoint into a freshly built ``sim``, ``recorder`` and ``arrays``.
@@ -198,6 +207,34 @@ def reopen(writer, kind: str | None = None, run_id: str | None = None) -> Resume
         arrays, meta = {}, {}
     run_writer.truncate_to(int(meta.get("step", 0)), int(meta.get("n_trials", 0)))
     return Resumed(run_writer, config, arrays, meta)
+
+
+def resume_or_start(run_writer, sim, recorder, every_chunks: int,
+                    arrays: dict | None = None) -> tuple[Checkpointer, Resumed]:
+    """Checkpointing for a hand-written chunk (trial) loop, resuming if the run allows.
+
+    If ``run_writer``'s run holds a checkpoint (a run reopened after an interruption), the
+    run is truncated to it and ``sim``, ``recorder`` and ``arrays`` are restored in place;
+    otherwise nothing changes. Skip the first ``resumed.stream_position`` chunks of the
+    stream, and call ``ckpt.maybe_save(sim, n_trials)`` where the loop has flushed its trial
+    rows (``sim`` must be the loop's only simulator, started at chunk 0).
+
+    Returns
+    -------
+    ckpt : Checkpointer
+    resumed : Resumed
+        ``resumed.stream_position`` chunks are done (0 for a fresh run).
+    """
+    try:
+        ck_arrays, meta = run_writer.load_checkpoint()
+    except ResultsError:
+        ck_arrays, meta = {}, {}
+    resumed = Resumed(run_writer, json.loads(run_writer.group.attrs["config_json"]),
+                      ck_arrays, meta)
+    if resumed.has_checkpoint:
+        run_writer.truncate_to(resumed.step, resumed.n_trials)
+        resumed.restore(sim, recorder, arrays)
+    return resumed.checkpointer(recorder, every_chunks, arrays), resumed
 
 
 class _Skipped:

@@ -198,8 +198,13 @@ class Simulator:
         meta = dict(step=int(self.step), chunk_index=int(self.chunk_index),
                     spike_capacity=int(self._spike_capacity),
                     rng=self.rng.bit_generator.state, readout_scalars=scalars,
-                    network_crc=_params_crc(self.params))
+                    network_crc=self._network_crc())
         return arrays, meta
+
+    def _network_crc(self) -> int:
+        if getattr(self, "_crc", None) is None:  # params never change during a run
+            self._crc = _params_crc(self.params)
+        return self._crc
 
     def restore(self, arrays: dict, meta: dict) -> None:
         """Load a :meth:`checkpoint` into this simulator, built from the same config and seed.
@@ -208,7 +213,7 @@ class Simulator:
         readout size is refused); keys other than ``state.*`` / ``readout.*`` are ignored.
         Raises ConfigError when the rebuilt network's parameters differ from the saved ones.
         """
-        crc = _params_crc(self.params)
+        crc = self._network_crc()
         if meta.get("network_crc", crc) != crc:
             raise ConfigError("checkpoint was taken on a network with different parameters "
                               "(config, seed or library version changed): cannot resume")

@@ -11,16 +11,17 @@ import h5py
 import numpy as np
 import pytest
 
-from neurosim.checkpoint import Checkpointer, reopen
+from neurosim.checkpoint import Checkpointer, reopen, resume_or_start
 from neurosim.cli import main as cli_main
 from neurosim.config import NetworkConfig, RunConfig
 from neurosim.experiments import izhikevich2003
 from neurosim.learners.force import Force
+from neurosim.learners.three_factor import ThreeFactor
 from neurosim.monitors import Recorder
 from neurosim.network import build_network
 from neurosim.results import ResultsError, ResultsWriter, describe, load
 from neurosim.simulator import Simulator, n_features
-from neurosim.streams import ArrayStream
+from neurosim.streams import ArrayStream, Chunk
 
 # 200 neurons, 2 s in 20 chunks of 100 ms, checkpoints every 3 chunks (steps 300, 600, ...).
 CONFIG = {"network": {"n_neurons": 200},
@@ -36,7 +37,8 @@ def file_contents(path, run_id=None):
         out = {}
         g.visititems(lambda n, o: out.__setitem__(n, o[()]) if isinstance(o, h5py.Dataset)
                      and not n.startswith(("checkpoint", "metrics")) else None)
-        out["spike_metric"] = g["metrics"].attrs["spikes"]
+        if "metrics" in g:
+            out["spike_metric"] = g["metrics"].attrs["spikes"]
         return out
 
 
@@ -170,3 +172,62 @@ def test_resume_picks_the_incomplete_run_and_refuses_complete_ones(tmp_path):
         izhikevich2003.resume(path, figure=None, report=None)
     assert_same_contents(file_contents(path, "izhikevich2003_001"),
                          file_contents(path, "izhikevich2003_000"))
+
+
+# ---- a hand-written trial loop (the shape of the what/when phase loop) with resume_or_start
+N_TRIALS, TRIAL_STEPS = 12, 200
+
+
+def trials():
+    for i in range(N_TRIALS):
+        target = np.zeros((TRIAL_STEPS, 3), np.float32)
+        target[120:, 0], target[:, 1 + i % 2] = 1.0, 1.0
+        gate = np.zeros(TRIAL_STEPS, np.float32)
+        gate[50:150] = 1.0
+        tag = np.zeros(TRIAL_STEPS, np.uint8)
+        tag[50:100] = 1
+        yield Chunk(TRIAL_STEPS, target=target, gate=gate, tag=tag)
+
+
+def trial_loop(run_writer, fail_after=None):
+    """Three-factor readout trained trial by trial; per-trial outputs kept in an array."""
+    net = build_network(NetworkConfig(n_neurons=80), 2, "float32")
+    learner = ThreeFactor(eta0=40.0)
+    readout = learner.init_state(n_features(net), 3, 80, "float32", 1.0)
+    sim = Simulator(net, RunConfig(backend="numba", seed=2), readout)
+    recorder = Recorder(80, 1.0, writer=run_writer, keep_in_memory=False)
+    z_end = np.zeros((N_TRIALS, 3))
+    ckpt, resumed = resume_or_start(run_writer, sim, recorder, 4, arrays={"z_end": z_end})
+    for i, chunk in enumerate(trials()):
+        if i < resumed.stream_position:
+            continue
+        sim.readout = learner.before_chunk(sim.readout, chunk)
+        result = sim.run_one_chunk(chunk, recorder)
+        z_end[i] = result.z[-1]
+        learner.consolidate(sim.readout, chunk, result)
+        recorder.add_series("gate", chunk.gate)
+        run_writer.append_trials({"trial": np.array([i])})
+        if i == fail_after:
+            raise RuntimeError("simulated failure")
+        ckpt.maybe_save(sim, n_trials=i + 1)
+    run_writer.finish(ckpt.wall_time_s, sim.step)
+    return z_end, sim.readout.W.copy()
+
+
+def new_loop_run(writer, run_id):
+    return writer.create_run(run_id, "loop", dict(seed=2, backend="numba", dtype="float32",
+                                                  dt_ms=1.0), {"any": "config"})
+
+
+def test_trial_loop_resumes_with_resume_or_start(tmp_path):
+    path = tmp_path / "loop.h5"
+    with ResultsWriter(path, "w") as w:
+        z_ref, W_ref = trial_loop(new_loop_run(w, "ref"))
+        with pytest.raises(RuntimeError):
+            trial_loop(new_loop_run(w, "cut"), fail_after=9)  # checkpoint at 8 trials
+        assert w.open_run("cut").group["checkpoint"].attrs["n_trials"] == 8
+        z, W = trial_loop(w.open_run("cut"))
+    assert np.array_equal(z, z_ref) and np.array_equal(W, W_ref)
+    assert_same_contents(*(
+        {k: v for k, v in file_contents(path, rid).items() if k != "spike_metric"}
+        for rid in ("ref", "cut")))
