@@ -12,54 +12,80 @@ from .rls import rls_step
 
 
 @njit(cache=True)
-def _neurons(p, s, io, t, rng, spikes):
-    """State update and threshold; fills ``spikes`` and returns how many neurons spiked."""
+def _currents(p, s, io, t, rng, cur):
+    """Input current of every neuron for step ``t`` into ``cur`` (float64, (N,)).
+
+    Summed in the reference's order: bias + noise, each channel in turn, synapses, feedback.
+    """
     n = s.v.shape[0]
-    n_ch = p.proj.shape[0]
-    has_fb = s.fb.shape[0] > 0
-    has_noise, current_syn = p.has_noise, p.syn_kind != 0
-    form, euler, dt, half = p.form, p.scheme == 1, p.dt, 0.5 * p.dt
-    k, vr, vt, C, v_peak = p.k, p.vr, p.vt, p.C, p.v_peak
+    if p.has_noise:
+        for i in range(n):
+            cur[i] = np.float64(p.bias[i]) + p.sigma[i] * rng.standard_normal()
+    else:
+        for i in range(n):
+            cur[i] = np.float64(p.bias[i])
+    for ch in range(p.proj.shape[0]):
+        drive = np.float64(io.drive[t, ch])
+        if drive != 0.0:
+            for i in range(n):
+                cur[i] = cur[i] + drive * p.proj[ch, i]
+    if p.syn_kind != 0:
+        for i in range(n):
+            cur[i] = cur[i] + s.isyn[i]
+    if s.fb.shape[0] > 0:
+        for i in range(n):
+            cur[i] = cur[i] + s.fb[i]
+
+
+@njit(cache=True)
+def _neurons(p, s, io, t, rng, spikes, cur):
+    """State update and threshold; fills ``spikes`` and returns how many neurons spiked.
+
+    One branch-free loop per (model form, scheme), so LLVM can vectorise it.
+    """
+    _currents(p, s, io, t, rng, cur)
+    n = s.v.shape[0]
+    dt, half = p.dt, 0.5 * p.dt
+    k, vr, vt, C = p.k, p.vr, p.vt, p.C
+    v_arr, u_arr, a_arr, b_arr = s.v, s.u, p.a, p.b
+    if p.form == 0 and p.scheme == 0:
+        for i in range(n):
+            v = np.float64(v_arr[i])
+            u = np.float64(u_arr[i])
+            v = v + half * (0.04 * v * v + 5.0 * v + 140.0 - u + cur[i])
+            v = v + half * (0.04 * v * v + 5.0 * v + 140.0 - u + cur[i])
+            u = u + dt * (np.float64(a_arr[i]) * (np.float64(b_arr[i]) * v - u))
+            v_arr[i] = v
+            u_arr[i] = u
+    elif p.form == 0:
+        for i in range(n):
+            v = np.float64(v_arr[i])
+            u = np.float64(u_arr[i])
+            dv = 0.04 * v * v + 5.0 * v + 140.0 - u + cur[i]
+            du = np.float64(a_arr[i]) * (np.float64(b_arr[i]) * v - u)
+            v_arr[i] = v + dt * dv
+            u_arr[i] = u + dt * du
+    elif p.scheme == 0:
+        for i in range(n):
+            v = np.float64(v_arr[i])
+            u = np.float64(u_arr[i])
+            v = v + half * ((k * (v - vr) * (v - vt) - u + cur[i]) / C)
+            v = v + half * ((k * (v - vr) * (v - vt) - u + cur[i]) / C)
+            u = u + dt * (np.float64(a_arr[i]) * (np.float64(b_arr[i]) * (v - vr) - u))
+            v_arr[i] = v
+            u_arr[i] = u
+    else:
+        for i in range(n):
+            v = np.float64(v_arr[i])
+            u = np.float64(u_arr[i])
+            dv = (k * (v - vr) * (v - vt) - u + cur[i]) / C
+            du = np.float64(a_arr[i]) * (np.float64(b_arr[i]) * (v - vr) - u)
+            v_arr[i] = v + dt * dv
+            u_arr[i] = u + dt * du
     count = 0
+    v_peak = p.v_peak
     for i in range(n):
-        current = np.float64(p.bias[i])
-        if has_noise:
-            current = current + p.sigma[i] * rng.standard_normal()
-        for ch in range(n_ch):
-            drive = io.drive[t, ch]
-            if drive != 0.0:
-                current = current + np.float64(drive) * p.proj[ch, i]
-        if current_syn:
-            current = current + s.isyn[i]
-        if has_fb:
-            current = current + s.fb[i]
-        v = np.float64(s.v[i])
-        u = np.float64(s.u[i])
-        a_i = np.float64(p.a[i])
-        b_i = np.float64(p.b[i])
-        if form == 0:
-            if euler:
-                dv = 0.04 * v * v + 5.0 * v + 140.0 - u + current
-                du = a_i * (b_i * v - u)
-                v = v + dt * dv
-                u = u + dt * du
-            else:
-                v = v + half * (0.04 * v * v + 5.0 * v + 140.0 - u + current)
-                v = v + half * (0.04 * v * v + 5.0 * v + 140.0 - u + current)
-                u = u + dt * (a_i * (b_i * v - u))
-        else:
-            if euler:
-                dv = (k * (v - vr) * (v - vt) - u + current) / C
-                du = a_i * (b_i * (v - vr) - u)
-                v = v + dt * dv
-                u = u + dt * du
-            else:
-                v = v + half * ((k * (v - vr) * (v - vt) - u + current) / C)
-                v = v + half * ((k * (v - vr) * (v - vt) - u + current) / C)
-                u = u + dt * (a_i * (b_i * (v - vr) - u))
-        s.v[i] = v
-        s.u[i] = u
-        if s.v[i] >= v_peak:
+        if v_arr[i] >= v_peak:
             spikes[count] = i
             count += 1
     return count
@@ -187,11 +213,12 @@ def run_chunk(p, s, r, io, rec, rng, t0, n_steps):
     n = s.v.shape[0]
     spikes = np.empty(n, dtype=np.int64)
     spiked = np.zeros(n, dtype=np.float64)
+    cur = np.empty(n, dtype=np.float64)
     n_traces = rec.trace_ids.shape[0]
     for t in range(t0, n_steps):
         if rec.record_spikes and rec.n_spk[0] + n > rec.spk_step.shape[0]:
             return t
-        count = _neurons(p, s, io, t, rng, spikes)
+        count = _neurons(p, s, io, t, rng, spikes, cur)
         _synapses(p, s, spikes, count)
         for q in range(count):
             j = spikes[q]
