@@ -225,14 +225,14 @@ def run_chunk(p, s, r, io, rec, rng, t0, n_steps):
             s.v[j] = p.c[j]
             s.u[j] = s.u[j] + p.d[j]
             spiked[j] = 1.0
-        _features(p, s, spiked)
-        for q in range(count):
-            spiked[spikes[q]] = 0.0
-        if r.W.shape[0] > 0:
+        if r.W.shape[0] > 0:  # features feed the readouts only
+            _features(p, s, spiked)
             _readout(r, s, io, t)
             for k in range(r.W.shape[0]):
                 rec.z[t, k] = r.z[k]
                 rec.z0[t, k] = r.z0[k]
+        for q in range(count):
+            spiked[spikes[q]] = 0.0
         rec.rate[t] = count
         if rec.record_spikes:
             base = rec.n_spk[0]

@@ -163,8 +163,8 @@ def run_chunk(p, s, r, io, rec, rng, t0, n_steps):
         s.u[spiking] = s.u[spiking] + p.d[spiking]
         spiked = np.zeros(n)
         spiked[spiking] = 1.0
-        _features(p, s, spiked)
-        if r.W.shape[0] > 0:
+        if r.W.shape[0] > 0:  # features feed the readouts only
+            _features(p, s, spiked)
             _readout(r, s, io, t)
             rec.z[t] = r.z
             rec.z0[t] = r.z0
