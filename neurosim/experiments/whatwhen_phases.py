@@ -92,11 +92,15 @@ def run_phase(network, run_cfg, spec, learner, seed, run_writer=None, gate_every
                           np.ones(chunk.n_steps, np.float32), chunk.tag, chunk.trial)
         sim.readout = learner.before_chunk(sim.readout, chunk)
         rec = recorder
-        if i in keep:
-            rec = Recorder(network.n_neurons, run_cfg.dt_ms)
+        if i in keep:  # keep this trial's spikes in memory too (the file gets them as usual)
+            rec = recorder if recorder is not None else Recorder(network.n_neurons,
+                                                                 run_cfg.dt_ms)
+            rec.keep = True
         result = sim.run_one_chunk(chunk, rec)
         if i in keep:
             spk = rec.spikes
+            rec.keep = recorder is None
+            rec.clear_memory()
             kept_steps.append(np.rint(spk.t / run_cfg.dt_ms).astype(np.int64) - result.step0
                               + offset)
             kept_ids.append(spk.i)
