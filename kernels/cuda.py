@@ -1,0 +1,363 @@
+"""numba-cuda kernels: a whole chunk of steps per launch, one thread block per network.
+
+This module is a leaf (numpy + numba only). It is imported lazily by ``neurosim.gpu``; it
+works on real device arrays (CuPy, via ``__cuda_array_interface__``) and, under
+``NUMBA_ENABLE_CUDASIM=1``, on NumPy arrays standing in for them.
+
+Launch layout
+-------------
+``chunk_kernel[B, T]``: block ``b`` simulates replicate network ``b`` (``B`` independent
+networks of the same size and configuration); its ``T`` threads (a power of two, at most
+``MAX_THREADS``) loop over the steps ``tpos[b] .. t_end - 1`` with ``cuda.syncthreads()``
+between the phases of one step, in the order of ``kernels/reference.py``:
+
+1. neuron update (thread ``i mod T`` owns neuron ``i``) and threshold into ``flag``;
+2. ordered compaction of the spiking ids into ``splist`` (each thread counts a contiguous
+   slice of ``flag``, block-wide prefix sum, in-order write), so rows are added in
+   increasing presynaptic id exactly as the reference does -- deterministic, no atomics;
+3. synaptic decay, then propagation: dense, a thread adds column ``i`` of every spiking
+   row to its own targets; CSR (indices sorted within each row), a thread owns a
+   contiguous slice of postsynaptic ids and binary-searches each spiking row for it;
+4. reset; feature traces (+ centring) when there is a readout; spike / rate / trace
+   recording into device buffers;
+5. readout: ``z = W x`` (block tree reduction), eligibility, three-factor update (rule 1)
+   or accumulation (rule 2); for RLS (rule 3) the kernel writes the a-priori error and the
+   host stops the launch after the due step and applies the update with CuPy (cuBLAS);
+   tag sums; feedback ``fb = enc^T z``.
+
+A block stops early (``tpos[b]`` < ``t_end``) when its spike buffer could not hold another
+step's worth of spikes (the same protocol as the CPU kernels).
+
+Noise
+-----
+``noise_mode`` 1 reads host-drawn standard normals ``noise[b, t, i]`` (the same stream the
+CPU kernels draw, for equality tests); 2 draws on the device: Philox-4x32-10 with key
+``keys[b]`` (two 32-bit words) and counter ``(t, i, 0, 0)``, Box-Muller on two 53-bit
+uniforms (the cosine branch). Integer words are kept in uint64 lanes and masked to 32 bits,
+so no operation overflows (also true in the simulator, where numpy would warn).
+"""
+import math
+
+import numpy as np
+from numba import cuda, float64, int64
+
+MAX_THREADS = 1024
+
+# fc (float64 constants) and ic (int64 constants) slots
+F_DT, F_C, F_K, F_VR, F_VT, F_VPEAK, F_SYN_DECAY, F_SYN_RISE, F_SYN_SCALE, F_F_DECAY, \
+    F_F_RISE, F_F_INC, F_S_DECAY, F_S_SCALE, F_C_RATE, F_ETA, F_E_DECAY, F_DT_MS = range(18)
+N_FC = 18
+I_FORM, I_SCHEME, I_NOISE, I_DENSE, I_SYN, I_FEAT, I_SLOW, I_CENTER, I_BIASF, I_RULE, \
+    I_RLS_EVERY, I_RECORD, I_NCH, I_NOUT, I_NFEAT, I_NENC, I_NTR, I_HASFB, I_CAP = range(19)
+N_IC = 19
+
+_M0 = np.uint64(0xD2511F53)
+_M1 = np.uint64(0xCD9E8D57)
+_W0 = np.uint64(0x9E3779B9)
+_W1 = np.uint64(0xBB67AE85)
+_MASK = np.uint64(0xFFFFFFFF)
+_S32 = np.uint64(32)
+_S5 = np.uint64(5)
+_S6 = np.uint64(6)
+
+
+@cuda.jit(device=True)
+def philox4x32(c0, c1, c2, c3, k0, k1):
+    """Philox-4x32-10 (Salmon et al. 2011) on uint64 lanes holding 32-bit words."""
+    for _ in range(10):
+        p0 = _M0 * c0
+        p1 = _M1 * c2
+        n0 = (p1 >> _S32) ^ c1 ^ k0
+        n2 = (p0 >> _S32) ^ c3 ^ k1
+        c1 = p1 & _MASK
+        c3 = p0 & _MASK
+        c0 = n0
+        c2 = n2
+        k0 = (k0 + _W0) & _MASK
+        k1 = (k1 + _W1) & _MASK
+    return c0, c1, c2, c3
+
+
+@cuda.jit(device=True)
+def normal_draw(k0, k1, t, i):
+    """Standard normal for step ``t`` (within the chunk) and neuron ``i`` under key (k0, k1)."""
+    r0, r1, r2, r3 = philox4x32(np.uint64(t), np.uint64(i), np.uint64(0), np.uint64(0), k0, k1)
+    a = np.float64(r0 >> _S5) * 67108864.0 + np.float64(r1 >> _S6)   # 53 random bits
+    b = np.float64(r2 >> _S5) * 67108864.0 + np.float64(r3 >> _S6)
+    u1 = (a + 1.0) * 1.1102230246251565e-16                            # (0, 1]
+    u2 = b * 1.1102230246251565e-16                                     # [0, 1)
+    return math.sqrt(-2.0 * math.log(u1)) * math.cos(6.283185307179586 * u2)
+
+
+@cuda.jit(device=True)
+def _block_sum(sh, val, tid, nt):
+    """Sum of ``val`` over the block (fixed tree order); every thread gets the total."""
+    sh[tid] = val
+    cuda.syncthreads()
+    s = nt // 2
+    while s > 0:
+        if tid < s:
+            sh[tid] += sh[tid + s]
+        cuda.syncthreads()
+        s //= 2
+    total = sh[0]
+    cuda.syncthreads()
+    return total
+
+
+@cuda.jit(device=True)
+def _block_scan(sh, val, tid, nt):
+    """Inclusive prefix sum of ``val`` over thread ids; returns (own prefix, block total)."""
+    sh[tid] = val
+    cuda.syncthreads()
+    off = 1
+    while off < nt:
+        add = sh[tid - off] if tid >= off else 0
+        cuda.syncthreads()
+        sh[tid] += add
+        cuda.syncthreads()
+        off *= 2
+    mine = sh[tid]
+    total = sh[nt - 1]
+    cuda.syncthreads()
+    return mine, total
+
+
+@cuda.jit
+def chunk_kernel(a, b, c, d, bias, sigma, proj, w_dense, indptr, indices, w_data,
+                 v, u, isyn, hsyn, fb, ffast, frise, fslow, fmean, x,
+                 W, W0, U, elig, err, z, z0, tag_sum, enc, online, counters, fsums,
+                 drive, target, gate, tag,
+                 spk_step, spk_id, n_spk, rate, trace_ids, traces, rz, rz0,
+                 flag, splist, noise, keys, tpos, t_end, fc, ic):
+    """Advance replicate ``blockIdx.x`` from ``tpos[b]`` to ``t_end`` (see module docstring).
+
+    Per-replicate arrays have a leading axis B: neuron arrays (B, N); ``proj`` (B, C, N);
+    ``w_dense`` (B, N, N); ``indptr`` (B, N+1) into the concatenated ``indices``/``w_data``;
+    features (B, F); ``W``/``W0``/``U`` (B, n_out, F); ``enc`` (B, n_enc, N); recording
+    ``spk_*`` (B, cap), ``rate`` (B, n_steps), ``traces`` (B, n_steps, n_tr), ``rz``/``rz0``
+    (B, n_steps, n_out); inputs ``drive``/``target``/``gate``/``tag`` are shared (n_steps, .).
+    Sizes that may be zero come from ``ic`` (arrays are padded to at least one element).
+    """
+    rb = cuda.blockIdx.x
+    tid = np.int64(cuda.threadIdx.x)
+    nt = np.int64(cuda.blockDim.x)
+    sh_f = cuda.shared.array(MAX_THREADS, float64)
+    sh_i = cuda.shared.array(MAX_THREADS, int64)
+    n = v.shape[1]
+    form, euler, noise_mode, dense = ic[I_FORM], ic[I_SCHEME] == 1, ic[I_NOISE], ic[I_DENSE]
+    syn_kind, feat_kind, has_slow, center = ic[I_SYN], ic[I_FEAT], ic[I_SLOW], ic[I_CENTER]
+    bias_feature, rule, rls_every, record = ic[I_BIASF], ic[I_RULE], ic[I_RLS_EVERY], ic[I_RECORD]
+    n_ch, n_out, n_feat, n_enc, n_tr = ic[I_NCH], ic[I_NOUT], ic[I_NFEAT], ic[I_NENC], ic[I_NTR]
+    has_fb, cap = ic[I_HASFB], ic[I_CAP]
+    dt, half = fc[F_DT], 0.5 * fc[F_DT]
+    kk, vr, vt, cm, v_peak = fc[F_K], fc[F_VR], fc[F_VT], fc[F_C], fc[F_VPEAK]
+    per = (n + nt - 1) // nt
+    lo = tid * per                      # (no min(): it does not type in numba's CUDA target)
+    if lo > n:
+        lo = n
+    hi = lo + per
+    if hi > n:
+        hi = n
+    m = 2 * n if has_slow else n
+    t = tpos[rb]
+    while t < t_end:
+        cuda.syncthreads()
+        base = n_spk[rb]
+        if record != 0 and base + n > cap:
+            break
+        # 1. neurons
+        for i in range(tid, n, nt):
+            cur = np.float64(bias[rb, i])
+            if noise_mode == 1:
+                cur = cur + sigma[rb, i] * noise[rb, t, i]
+            elif noise_mode == 2:
+                cur = cur + sigma[rb, i] * normal_draw(keys[rb, 0], keys[rb, 1], t, i)
+            for ch in range(n_ch):
+                dr = drive[t, ch]
+                if dr != 0.0:
+                    cur = cur + np.float64(dr) * proj[rb, ch, i]
+            if syn_kind != 0:
+                cur = cur + isyn[rb, i]
+            if has_fb != 0:
+                cur = cur + fb[rb, i]
+            vv = np.float64(v[rb, i])
+            uu = np.float64(u[rb, i])
+            ai = np.float64(a[rb, i])
+            bi = np.float64(b[rb, i])
+            if form == 0:
+                if euler:
+                    dv = 0.04 * vv * vv + 5.0 * vv + 140.0 - uu + cur
+                    du = ai * (bi * vv - uu)
+                    vv = vv + dt * dv
+                    uu = uu + dt * du
+                else:
+                    vv = vv + half * (0.04 * vv * vv + 5.0 * vv + 140.0 - uu + cur)
+                    vv = vv + half * (0.04 * vv * vv + 5.0 * vv + 140.0 - uu + cur)
+                    uu = uu + dt * (ai * (bi * vv - uu))
+            else:
+                if euler:
+                    dv = (kk * (vv - vr) * (vv - vt) - uu + cur) / cm
+                    du = ai * (bi * (vv - vr) - uu)
+                    vv = vv + dt * dv
+                    uu = uu + dt * du
+                else:
+                    vv = vv + half * ((kk * (vv - vr) * (vv - vt) - uu + cur) / cm)
+                    vv = vv + half * ((kk * (vv - vr) * (vv - vt) - uu + cur) / cm)
+                    uu = uu + dt * (ai * (bi * (vv - vr) - uu))
+            v[rb, i] = vv
+            u[rb, i] = uu
+            flag[rb, i] = 1 if v[rb, i] >= v_peak else 0
+        cuda.syncthreads()
+        # 2. ordered compaction of spiking ids
+        cnt = 0
+        for i in range(lo, hi):
+            cnt += flag[rb, i]
+        incl, total = _block_scan(sh_i, cnt, tid, nt)
+        pos = incl - cnt
+        for i in range(lo, hi):
+            if flag[rb, i] != 0:
+                splist[rb, pos] = i
+                pos += 1
+        # 3. synapses: decay, then add the spiking rows in increasing presynaptic id
+        if syn_kind == 1:
+            for i in range(tid, n, nt):
+                isyn[rb, i] = isyn[rb, i] * fc[F_SYN_DECAY]
+        elif syn_kind == 2:
+            for i in range(tid, n, nt):
+                isyn[rb, i] = isyn[rb, i] * fc[F_SYN_RISE] + hsyn[rb, i] * dt
+                hsyn[rb, i] = hsyn[rb, i] * fc[F_SYN_DECAY]
+        cuda.syncthreads()
+        tgt = v if syn_kind == 0 else (isyn if syn_kind == 1 else hsyn)
+        scale = 1.0 if syn_kind == 0 else fc[F_SYN_SCALE]
+        if dense != 0:
+            for i in range(tid, n, nt):
+                for q in range(total):
+                    j = splist[rb, q]
+                    tgt[rb, i] = tgt[rb, i] + scale * np.float64(w_dense[rb, j, i])
+        elif lo < hi:
+            for q in range(total):
+                j = splist[rb, q]
+                left = indptr[rb, j]
+                right = indptr[rb, j + 1]
+                end = right
+                while left < right:                 # first entry with post id >= lo
+                    mid = (left + right) // 2
+                    if indices[mid] < lo:
+                        left = mid + 1
+                    else:
+                        right = mid
+                idx = left
+                while idx < end and indices[idx] < hi:
+                    post = indices[idx]
+                    tgt[rb, post] = tgt[rb, post] + scale * np.float64(w_data[idx])
+                    idx += 1
+        cuda.syncthreads()
+        # 4. reset, features, recording
+        for i in range(tid, n, nt):
+            spk = 0.0
+            if flag[rb, i] != 0:
+                v[rb, i] = c[rb, i]
+                u[rb, i] = u[rb, i] + d[rb, i]
+                spk = 1.0
+            if n_out == 0:              # features feed the readouts only
+                continue
+            if feat_kind == 0:
+                ffast[rb, i] = ffast[rb, i] * fc[F_F_DECAY] + spk
+            else:
+                ffast[rb, i] = ffast[rb, i] * fc[F_F_RISE] + frise[rb, i] * dt
+                frise[rb, i] = frise[rb, i] * fc[F_F_DECAY] + spk * fc[F_F_INC]
+            x[rb, i] = ffast[rb, i]
+            if has_slow != 0:
+                fslow[rb, i] = fslow[rb, i] * fc[F_S_DECAY] + spk
+                x[rb, n + i] = fslow[rb, i] * fc[F_S_SCALE]
+            if center != 0:
+                for jj in range(i, m, n):
+                    raw = np.float64(x[rb, jj])
+                    x[rb, jj] = raw - fmean[rb, jj]
+                    fmean[rb, jj] = fmean[rb, jj] + fc[F_C_RATE] * (raw - fmean[rb, jj])
+        if tid == 0:
+            if bias_feature != 0 and n_out > 0:
+                x[rb, m] = 1.0
+            rate[rb, t] = total
+        if record != 0:
+            for q in range(tid, total, nt):
+                spk_step[rb, base + q] = t
+                spk_id[rb, base + q] = splist[rb, q]
+        cuda.syncthreads()
+        for q in range(tid, n_tr, nt):
+            traces[rb, t, q] = v[rb, trace_ids[q]]
+        # 5. readout
+        if n_out > 0:
+            g = np.float64(gate[t])
+            if g > 0.0 and counters[rb, 0] == 0:
+                for e in range(tid, n_out * n_feat, nt):
+                    W0[rb, e // n_feat, e % n_feat] = W[rb, e // n_feat, e % n_feat]
+                cuda.syncthreads()
+            for k in range(n_out):
+                part = 0.0
+                for j in range(tid, n_feat, nt):
+                    part += np.float64(W[rb, k, j]) * np.float64(x[rb, j])
+                zk = _block_sum(sh_f, part, tid, nt)
+                z0k = zk
+                if g > 0.0:
+                    part = 0.0
+                    for j in range(tid, n_feat, nt):
+                        part += np.float64(W0[rb, k, j]) * np.float64(x[rb, j])
+                    z0k = _block_sum(sh_f, part, tid, nt)
+                if tid == 0:
+                    z[rb, k] = zk
+                    z0[rb, k] = z0k
+                    rz[rb, t, k] = zk
+                    rz0[rb, t, k] = z0k
+            for j in range(tid, n_feat, nt):
+                if fc[F_E_DECAY] == 0.0:
+                    elig[rb, j] = x[rb, j]
+                else:
+                    elig[rb, j] = elig[rb, j] * fc[F_E_DECAY] + x[rb, j]
+            cuda.syncthreads()
+            if g > 0.0:
+                part = 0.0
+                for j in range(tid, n_feat, nt):
+                    part += np.float64(x[rb, j]) * np.float64(x[rb, j])
+                sq = _block_sum(sh_f, part, tid, nt)
+                if tid == 0:
+                    fsums[rb, 0] += sq
+                    fsums[rb, 1] += 1.0
+                if rule == 1 or rule == 2:
+                    for k in range(n_out):
+                        if online[rb, k] > 0.0:
+                            e = np.float64(target[t, k]) - z[rb, k]
+                            if rule == 1:
+                                coef = fc[F_ETA] * g * e
+                                for j in range(tid, n_feat, nt):
+                                    W[rb, k, j] = W[rb, k, j] + coef * np.float64(elig[rb, j])
+                            else:
+                                coef = g * e * fc[F_DT_MS]
+                                for j in range(tid, n_feat, nt):
+                                    U[rb, k, j] = U[rb, k, j] + coef * np.float64(elig[rb, j])
+                elif rule == 3 and tid == 0:
+                    if counters[rb, 2] % rls_every == 0:
+                        for k in range(n_out):
+                            err[rb, k] = (z[rb, k] - target[t, k]) if online[rb, k] > 0.0 else 0.0
+                    counters[rb, 2] += 1
+            if tag[t] != 0:
+                for j in range(tid, n_feat, nt):
+                    tag_sum[rb, j] = tag_sum[rb, j] + np.float64(x[rb, j])
+            for i in range(tid, n, nt):
+                if n_enc > 0:
+                    acc = 0.0
+                    for k in range(n_enc):
+                        acc = acc + np.float64(enc[rb, k, i]) * z[rb, k]
+                    fb[rb, i] = acc
+            cuda.syncthreads()
+            if tid == 0:
+                counters[rb, 0] = 1 if g > 0.0 else 0
+                if tag[t] != 0:
+                    counters[rb, 1] += 1
+        cuda.syncthreads()
+        if tid == 0 and record != 0:
+            n_spk[rb] = base + total
+        t += 1
+    if tid == 0:
+        tpos[rb] = t

@@ -1,0 +1,459 @@
+"""Host side of the ``cuda`` backend: device arrays, transfers, RNG keys, batched replicates.
+
+Arrays live in an array module ``xp``: CuPy on a machine with a CUDA GPU, NumPy under
+``NUMBA_ENABLE_CUDASIM=1`` (numba's CUDA simulator runs the same kernels on NumPy arrays).
+Every host<->device copy goes through :func:`to_device` / :func:`to_host`; nothing else
+moves data. CuPy and the kernels are imported lazily: the CPU path never needs them.
+
+Two entry points:
+
+* :func:`cuda_backend` -- the ``Backend`` the registry returns for ``run.backend = 'cuda'``.
+  Its ``run_chunk`` follows the CPU contract (host records updated in place): the
+  connectivity and constant parameters are uploaded once per ``Params`` record and stay on
+  the device; state and readout (O(N + n_feat^2)) are uploaded and downloaded once per call,
+  because learners edit them between chunks.
+* :func:`run_replicates` -- B independent networks (one per seed) in one launch per chunk,
+  everything resident on the device; the same call on ``'numba'``/``'numpy'`` loops over
+  Simulators so results compare.
+
+Noise: by default drawn on the device (Philox-4x32-10, key drawn per chunk from the run's
+noise ``Generator``, itself seeded from the run's SeedSequence), so it differs from the CPU
+stream. ``host_noise=True`` instead draws ``rng.standard_normal((n_steps, N))`` on the host
+-- exactly the numbers the CPU kernels would draw -- and ships them to the device.
+"""
+from __future__ import annotations
+
+import os
+import time
+from dataclasses import dataclass, replace
+
+import numpy as np
+
+from .backends import Backend, cuda_available
+from .config import ConfigError
+from .kernels.records import Readout, State
+from .monitors import Recorder
+from .network import build_network, seed_streams
+from .streams import DurationStream, chunk_arrays
+
+_STATE_FIELDS = State._fields
+_READOUT_ARRAYS = ("W", "W0", "U", "elig", "err", "z", "z0", "tag_sum", "enc", "online",
+                   "counters", "fsums", "P")
+_READOUT_MUTABLE = ("W", "W0", "U", "elig", "err", "z", "z0", "tag_sum", "counters", "fsums", "P")
+
+
+def simulator_enabled() -> bool:
+    """True when numba's CUDA simulator is on (``NUMBA_ENABLE_CUDASIM=1``)."""
+    return os.environ.get("NUMBA_ENABLE_CUDASIM") == "1"
+
+
+def gpu_usable() -> bool:
+    """True if the cuda backend can run here (a visible GPU with CuPy, or the simulator)."""
+    return simulator_enabled() or cuda_available()
+
+
+def array_module():
+    """``cupy`` with a real GPU, ``numpy`` under the CUDA simulator."""
+    if simulator_enabled():
+        return np
+    if not cuda_available():
+        raise ConfigError("the cuda backend needs CuPy and a visible CUDA GPU (or "
+                          "NUMBA_ENABLE_CUDASIM=1 to simulate); install neurosim[gpu]")
+    import cupy
+    return cupy
+
+
+def to_device(host) -> "xp.ndarray":
+    """Copy a host array to the device (a fresh array; zero-size dims padded to 1)."""
+    host = np.asarray(host)
+    if host.size == 0:
+        host = np.zeros(tuple(max(1, s) for s in host.shape), host.dtype)
+    return array_module().array(np.ascontiguousarray(host), copy=True)
+
+
+def to_host(dev) -> np.ndarray:
+    """Copy a device array to a fresh host NumPy array (synchronises with the device)."""
+    if hasattr(dev, "get"):
+        return dev.get()
+    return np.array(dev, copy=True)
+
+
+def default_threads(n_neurons: int) -> int:
+    """Threads per block: a power of two, small under the simulator (Python threads)."""
+    limit = 16 if simulator_enabled() else 256 if n_neurons <= 4096 else 1024
+    t = 1
+    while t < min(n_neurons, limit):
+        t *= 2
+    return t
+
+
+def philox4x32_host(counter, key):
+    """Philox-4x32-10 on the host (NumPy, vectorised), the reference for the device RNG.
+
+    counter : (..., 4) and key : (..., 2) integer arrays of 32-bit words; returns (..., 4)
+    uint64 holding 32-bit words.
+    """
+    c = [np.asarray(counter, np.uint64)[..., q].copy() for q in range(4)]
+    k0, k1 = (np.asarray(key, np.uint64)[..., q].copy() for q in range(2))
+    m0, m1, mask = np.uint64(0xD2511F53), np.uint64(0xCD9E8D57), np.uint64(0xFFFFFFFF)
+    for _ in range(10):
+        p0, p1 = m0 * c[0], m1 * c[2]
+        c = [(p1 >> np.uint64(32)) ^ c[1] ^ k0, p1 & mask, (p0 >> np.uint64(32)) ^ c[3] ^ k1,
+             p0 & mask]
+        k0, k1 = (k0 + np.uint64(0x9E3779B9)) & mask, (k1 + np.uint64(0xBB67AE85)) & mask
+    return np.stack(c, axis=-1)
+
+
+def device_normals_host(key, n_steps, n):
+    """The standard normals the device RNG draws for one chunk, (n_steps, n), on the host."""
+    t, i = np.meshgrid(np.arange(n_steps), np.arange(n), indexing="ij")
+    ctr = np.stack([t, i, np.zeros_like(t), np.zeros_like(t)], axis=-1)
+    r = philox4x32_host(ctr, np.broadcast_to(np.asarray(key, np.uint64), t.shape + (2,)))
+    two26 = 67108864.0
+    a = (r[..., 0] >> np.uint64(5)).astype(float) * two26 + (r[..., 1] >> np.uint64(6))
+    b = (r[..., 2] >> np.uint64(5)).astype(float) * two26 + (r[..., 3] >> np.uint64(6))
+    u1, u2 = (a + 1.0) * 2.0**-53, b * 2.0**-53
+    return np.sqrt(-2.0 * np.log(u1)) * np.cos(2.0 * np.pi * u2)
+
+
+def rls_due_steps(gate: np.ndarray, count: int, every: int, t0: int) -> np.ndarray:
+    """Chunk steps >= t0 at which an RLS update is due (gated, ``count % every == 0``).
+
+    ``count`` is the number of gated steps before ``t0`` (``counters[2]``).
+    """
+    gated = np.asarray(gate[t0:]) > 0
+    before = count + np.cumsum(gated) - gated
+    return t0 + np.flatnonzero(gated & (before % every == 0))
+
+
+def rls_update(xp, P, W, x, err, lam):
+    """Batched RLS step (see ``kernels.rls.rls_step_reference``), in place, via ``xp``.
+
+    P (B, F, F), W (B, n_out, F), x (B, F), err (B, n_out) float64; cuBLAS on CuPy.
+    """
+    x = x.astype(P.dtype)
+    k = xp.matmul(P, x[:, :, None])[:, :, 0]
+    c = 1.0 / (lam + xp.sum(x * k, axis=1))
+    P -= c[:, None, None] * (k[:, :, None] * k[:, None, :])
+    if lam != 1.0:
+        P /= lam
+    W -= c[:, None, None] * (err[:, :, None] * k[:, None, :])
+
+
+class DeviceBatch:
+    """B networks of one configuration as device arrays with a leading replicate axis.
+
+    Parameters
+    ----------
+    params, states, readouts : lists of B host records (``kernels.records``)
+    threads : int, optional
+        Threads per block (power of two <= ``kernels.cuda.MAX_THREADS``).
+    """
+
+    def __init__(self, params, states, readouts, threads=None):
+        from .kernels import cuda as kc
+        self.kc, self.xp = kc, array_module()
+        p0 = params[0]
+        self.B, self.n = len(params), p0.a.shape[0]
+        self.threads = threads or default_threads(self.n)
+        if self.threads & (self.threads - 1) or self.threads > kc.MAX_THREADS:
+            raise ConfigError(f"threads = {self.threads}: must be a power of two <= "
+                              f"{kc.MAX_THREADS}")
+        stack = lambda name: np.stack([getattr(p, name) for p in params])  # noqa: E731
+        self.p = {f: to_device(stack(f)) for f in ("a", "b", "c", "d", "bias", "sigma", "proj",
+                                                   "w_dense")}
+        offsets = np.cumsum([0] + [p.indices.shape[0] for p in params[:-1]])
+        for p in params:
+            rows = np.repeat(np.arange(p.indptr.shape[0] - 1), np.diff(p.indptr))
+            if p.indices.size and np.any((np.diff(p.indices) <= 0) & (np.diff(rows) == 0)):
+                raise ConfigError("CSR indices must be strictly increasing within each row")
+        self.p["indptr"] = to_device(np.stack([p.indptr + o for p, o in zip(params, offsets)]))
+        self.p["indices"] = to_device(np.concatenate([p.indices for p in params]))
+        self.p["w_data"] = to_device(np.concatenate([p.w_data for p in params]))
+        self.p0, self.has_fb = p0, states[0].fb.shape[0] > 0
+        self.upload_state(states)
+        self.upload_readout(readouts)
+        self.tpos = to_device(np.zeros(self.B, np.int64))
+
+    # -------------------------------------------------------------- transfers
+    def upload_state(self, states):
+        self.s = {f: to_device(np.stack([getattr(s, f) for s in states])) for f in _STATE_FIELDS}
+
+    def download_state(self, states):
+        for f in _STATE_FIELDS:
+            if getattr(states[0], f).size:
+                arr = to_host(self.s[f])
+                for b, s in enumerate(states):
+                    getattr(s, f)[...] = arr[b]
+
+    def upload_readout(self, readouts):
+        r0 = readouts[0]
+        self.r = {f: to_device(np.stack([getattr(r, f) for r in readouts]))
+                  for f in _READOUT_ARRAYS}
+        self.r0, self.n_out, self.n_feat = r0, r0.W.shape[0], r0.W.shape[1]
+        self.n_enc = r0.enc.shape[0]
+
+    def download_readout(self, readouts):
+        for f in _READOUT_MUTABLE:
+            if getattr(readouts[0], f).size:
+                arr = to_host(self.r[f])
+                for b, r in enumerate(readouts):
+                    getattr(r, f)[...] = arr[b]
+
+    def new_recording(self, n_steps, cap, trace_ids, record_spikes, dtype):
+        """Device recording buffers for one chunk (spike buffers of ``cap`` per replicate)."""
+        B, n_out = self.B, self.n_out
+        return {"spk_step": to_device(np.zeros((B, cap), np.int32)),
+                "spk_id": to_device(np.zeros((B, cap), np.int32)),
+                "n_spk": to_device(np.zeros(B, np.int64)),
+                "rate": to_device(np.zeros((B, n_steps), np.int32)),
+                "trace_ids": to_device(np.asarray(trace_ids, np.int64)),
+                "traces": to_device(np.zeros((B, n_steps, len(trace_ids)), dtype)),
+                "rz": to_device(np.zeros((B, n_steps, n_out))),
+                "rz0": to_device(np.zeros((B, n_steps, n_out))),
+                "cap": cap, "n_tr": len(trace_ids), "record": bool(record_spikes)}
+
+    # -------------------------------------------------------------- launches
+    def _constants(self, n_ch, noise_mode, rec):
+        kc, p, r = self.kc, self.p0, self.r0
+        fc = np.zeros(kc.N_FC)
+        fc[[kc.F_DT, kc.F_C, kc.F_K, kc.F_VR, kc.F_VT, kc.F_VPEAK]] = (p.dt, p.C, p.k, p.vr,
+                                                                        p.vt, p.v_peak)
+        fc[[kc.F_SYN_DECAY, kc.F_SYN_RISE, kc.F_SYN_SCALE]] = (p.syn_decay, p.syn_rise_decay,
+                                                               p.syn_scale)
+        fc[[kc.F_F_DECAY, kc.F_F_RISE, kc.F_F_INC, kc.F_S_DECAY, kc.F_S_SCALE, kc.F_C_RATE]] = (
+            p.f_decay, p.f_rise_decay, p.f_inc, p.s_decay, p.s_scale, p.c_rate)
+        fc[[kc.F_ETA, kc.F_E_DECAY, kc.F_DT_MS]] = (r.eta, r.e_decay, r.dt_ms)
+        ic = np.zeros(kc.N_IC, np.int64)
+        ic[[kc.I_FORM, kc.I_SCHEME, kc.I_NOISE, kc.I_DENSE, kc.I_SYN, kc.I_FEAT]] = (
+            p.form, p.scheme, noise_mode, int(p.dense), p.syn_kind, p.feat_kind)
+        ic[[kc.I_SLOW, kc.I_CENTER, kc.I_BIASF, kc.I_RULE, kc.I_RLS_EVERY, kc.I_RECORD]] = (
+            int(p.has_slow), int(p.center), int(p.bias_feature), r.rule, max(1, r.rls_every),
+            int(rec["record"]))
+        ic[[kc.I_NCH, kc.I_NOUT, kc.I_NFEAT, kc.I_NENC, kc.I_NTR, kc.I_HASFB, kc.I_CAP]] = (
+            n_ch, self.n_out, self.n_feat, self.n_enc, rec["n_tr"], int(self.has_fb), rec["cap"])
+        return to_device(fc), to_device(ic)
+
+    def launch(self, io, rec, noise, keys, noise_mode, t_end):
+        """One kernel launch: every replicate runs from ``tpos[b]`` to ``t_end`` (or stops
+        early when its spike buffer is full). ``io``: dict of device input arrays."""
+        fc, ic = self._constants(io["n_ch"], noise_mode, rec)
+        p, s, r = self.p, self.s, self.r
+        self.kc.chunk_kernel[self.B, self.threads](
+            p["a"], p["b"], p["c"], p["d"], p["bias"], p["sigma"], p["proj"], p["w_dense"],
+            p["indptr"], p["indices"], p["w_data"],
+            s["v"], s["u"], s["isyn"], s["hsyn"], s["fb"], s["ffast"], s["frise"], s["fslow"],
+            s["fmean"], s["x"],
+            r["W"], r["W0"], r["U"], r["elig"], r["err"], r["z"], r["z0"], r["tag_sum"],
+            r["enc"], r["online"], r["counters"], r["fsums"],
+            io["drive"], io["target"], io["gate"], io["tag"],
+            rec["spk_step"], rec["spk_id"], rec["n_spk"], rec["rate"], rec["trace_ids"],
+            rec["traces"], rec["rz"], rec["rz0"], self.flag, self.splist, noise, keys,
+            self.tpos, np.int64(t_end), fc, ic)
+
+    def advance(self, io, rec, noise, keys, noise_mode, t_stop, due):
+        """Launch until every replicate reached ``t_stop`` or one stopped on a full spike
+        buffer (then the caller drains it and calls again). Applies the RLS update after
+        each due step ``due`` (sorted chunk steps). Returns ``tpos`` on the host, (B,)."""
+        if not hasattr(self, "flag"):
+            self.flag = to_device(np.zeros((self.B, self.n), np.int32))
+            self.splist = to_device(np.zeros((self.B, self.n), np.int32))
+        while True:
+            tpos = to_host(self.tpos)
+            t_min = int(tpos.min())
+            if t_min >= t_stop:
+                return tpos
+            later = due[due >= t_min]
+            end = int(later[0]) + 1 if later.size and later[0] < t_stop else t_stop
+            self.launch(io, rec, noise, keys, noise_mode, end)
+            tpos = to_host(self.tpos)
+            if np.any(tpos < end):
+                return tpos
+            if later.size and end == int(later[0]) + 1:
+                r = self.r
+                rls_update(self.xp, r["P"], r["W"], self.s["x"], r["err"], self.r0.lam)
+
+    def set_tpos(self, t):
+        self.tpos = to_device(np.full(self.B, t, np.int64))
+
+
+def device_io(io, n_ch) -> dict:
+    """Upload one chunk's shared inputs (a ``ChunkIO`` of host arrays)."""
+    return {"drive": to_device(io.drive), "target": to_device(io.target),
+            "gate": to_device(io.gate), "tag": to_device(io.tag), "n_ch": n_ch}
+
+
+def _noise_for(rngs, p, n_steps, host_noise):
+    """(noise array, keys, noise_mode) for one chunk of B replicates."""
+    B = len(rngs)
+    if not p.has_noise:
+        return to_device(np.zeros((B, 0, 0))), to_device(np.zeros((B, 2), np.uint64)), 0
+    if host_noise:
+        draws = np.stack([rng.standard_normal((n_steps, p.a.shape[0])) for rng in rngs])
+        return to_device(draws), to_device(np.zeros((B, 2), np.uint64)), 1
+    keys = np.stack([rng.integers(0, 2**32, size=2, dtype=np.uint64) for rng in rngs])
+    return to_device(np.zeros((B, 0, 0))), to_device(keys), 2
+
+
+class CudaChunkRunner:
+    """``run_chunk`` with the CPU backends' contract, running on the device.
+
+    Parameters
+    ----------
+    host_noise : bool
+        Use host-drawn normals (equal to the CPU stream) instead of the device Philox RNG.
+    threads : int, optional
+        Threads per block.
+    """
+
+    def __init__(self, host_noise=False, threads=None):
+        self.host_noise, self.threads = host_noise, threads
+        self._p, self._batch, self._noise = None, None, None
+
+    def run_chunk(self, p, s, r, io, rec, rng, t0, n_steps):
+        """Advance from ``t0`` to ``n_steps`` in place; see ``kernels.reference.run_chunk``."""
+        if self._p is not p:
+            self._batch, self._p = DeviceBatch([p], [s], [r], self.threads), p
+        else:
+            self._batch.upload_state([s])
+            self._batch.upload_readout([r])
+        batch = self._batch
+        if t0 == 0 or self._noise is None:
+            self._noise = _noise_for([rng], p, n_steps, self.host_noise)
+        drec = batch.new_recording(n_steps, rec.spk_step.shape[0], rec.trace_ids,
+                                   rec.record_spikes, rec.traces.dtype)
+        base = int(rec.n_spk[0])
+        drec["n_spk"] = to_device(np.array([base], np.int64))
+        batch.set_tpos(t0)
+        due = (rls_due_steps(io.gate, int(r.counters[2]), max(1, r.rls_every), t0)
+               if r.rule == 3 and r.W.shape[0] else np.zeros(0, np.int64))
+        t = int(batch.advance(device_io(io, p.proj.shape[0]), drec, *self._noise, n_steps,
+                              due)[0])
+        batch.download_state([s])
+        batch.download_readout([r])
+        rec.rate[t0:t] = to_host(drec["rate"])[0, t0:t]
+        if rec.traces.shape[1]:
+            rec.traces[t0:t] = to_host(drec["traces"])[0, t0:t]
+        if r.W.shape[0]:
+            rec.z[t0:t] = to_host(drec["rz"])[0, t0:t]
+            rec.z0[t0:t] = to_host(drec["rz0"])[0, t0:t]
+        if rec.record_spikes:
+            k = int(to_host(drec["n_spk"])[0])
+            rec.spk_step[base:k] = to_host(drec["spk_step"])[0, base:k]
+            rec.spk_id[base:k] = to_host(drec["spk_id"])[0, base:k]
+            rec.n_spk[0] = k
+        return t
+
+
+def cuda_backend(host_noise=False, threads=None) -> Backend:
+    """The ``cuda`` Backend (raises ConfigError without a GPU or the simulator)."""
+    if not gpu_usable():
+        raise ConfigError("run.backend = 'cuda' needs CuPy and a visible CUDA GPU; install the "
+                          "'gpu' extra (pip install neurosim[gpu]) or use backend 'numba'")
+    runner = CudaChunkRunner(host_noise=host_noise, threads=threads)
+    where = "CUDA simulator" if simulator_enabled() else "GPU"
+    return Backend("cuda", runner.run_chunk, f"numba-cuda chunk kernel ({where}), one block "
+                                             "per network")
+
+
+@dataclass
+class Replicates:
+    """Result of :func:`run_replicates`: one Recorder / State / Readout per seed."""
+    seeds: list
+    recorders: list
+    states: list
+    readouts: list
+    wall_s: float
+    backend: str
+
+    @property
+    def spikes(self):
+        """Per-replicate spike monitors (``SpikeMonitor``)."""
+        return [rec.spikes for rec in self.recorders]
+
+
+def run_replicates(net_cfg, run_cfg, seeds, backend="cuda", duration_ms=None, stream=None,
+                   readout=None, host_noise=False, threads=None) -> Replicates:
+    """Simulate one network per seed: one launch per chunk on 'cuda', a loop on CPU.
+
+    Parameters
+    ----------
+    net_cfg : NetworkConfig
+    run_cfg : RunConfig
+        dt, dtype, chunk length and recording options (its seed and backend are ignored).
+    seeds : sequence of int
+        One replicate per seed (network, initial state and noise all follow the seed).
+    backend : {'cuda', 'numba', 'numpy'}
+    duration_ms : float, optional
+        Run length without drive (default ``run_cfg.duration_ms``), unless ``stream``.
+    stream : iterable of chunks, optional
+        Inputs shared by every replicate (must be iterable more than once on CPU).
+    readout : callable(net) -> Readout, optional
+        Builds each replicate's readout record (e.g. ``simulator.new_readout``).
+    host_noise : bool
+        cuda only: host-drawn noise equal to the CPU stream (for comparisons).
+
+    Returns
+    -------
+    Replicates
+    """
+    from .simulator import Simulator, build_params, n_features, new_readout, new_state
+    seeds = [int(x) for x in seeds]
+    nets = [build_network(net_cfg, seed=sd, dtype=run_cfg.dtype) for sd in seeds]
+    readouts = [readout(net) if readout else new_readout(0, n_features(net), net.n_neurons,
+                                                          net.a.dtype) for net in nets]
+    if stream is None:
+        stream = DurationStream(run_cfg.duration_ms if duration_ms is None else duration_ms,
+                                run_cfg.chunk_ms, run_cfg.dt_ms)
+    t_start = time.perf_counter()
+    if backend != "cuda":
+        sims, recs = [], []
+        for sd, net, ro in zip(seeds, nets, readouts):
+            sim = Simulator(net, replace(run_cfg, seed=sd, backend=backend), readout=ro)
+            recs.append(sim.run(stream=stream))
+            sims.append(sim)
+        return Replicates(seeds, recs, [s.state for s in sims], [s.readout for s in sims],
+                          time.perf_counter() - t_start, backend)
+    params = [build_params(net, run_cfg.dt_ms) for net in nets]
+    states = [new_state(net) for net in nets]
+    rngs = [np.random.default_rng(seed_streams(sd)["noise"]) for sd in seeds]
+    batch = DeviceBatch(params, states, readouts, threads)
+    n, n_ch, n_out = nets[0].n_neurons, params[0].proj.shape[0], readouts[0].W.shape[0]
+    dtype, trace_ids = nets[0].a.dtype, np.asarray(run_cfg.record_traces, np.int64)
+    recorders = [Recorder(n, run_cfg.dt_ms) for _ in seeds]
+    for rc in recorders:
+        rc.trace_ids = trace_ids
+    cap, step0, r0 = 4 * n, 0, readouts[0]
+    for chunk in stream:
+        n_steps = int(chunk.n_steps)
+        drive, target, gate, tag = chunk_arrays(chunk, n_ch, n_out, dtype)
+        io = {"drive": to_device(drive), "target": to_device(target), "gate": to_device(gate),
+              "tag": to_device(tag), "n_ch": n_ch}
+        noise = _noise_for(rngs, params[0], n_steps, host_noise)
+        rec = batch.new_recording(n_steps, cap, trace_ids, run_cfg.record_spikes, dtype)
+        due = np.zeros(0, np.int64)
+        if r0.rule == 3 and n_out:
+            count = int(to_host(batch.r["counters"])[0, 2])
+            due = rls_due_steps(gate, count, max(1, r0.rls_every), 0)
+        batch.set_tpos(0)
+        while True:
+            tpos = batch.advance(io, rec, *noise, n_steps, due)
+            if run_cfg.record_spikes:
+                ks, st, ids = (to_host(rec[f]) for f in ("n_spk", "spk_step", "spk_id"))
+                for b, rc in enumerate(recorders):
+                    rc.add_spikes(step0 + st[b, :ks[b]].astype(np.int64), ids[b, :ks[b]])
+                rec["n_spk"] = to_device(np.zeros(len(seeds), np.int64))
+            if np.all(tpos >= n_steps):
+                break
+            cap *= 2
+            rec["spk_step"] = to_device(np.zeros((len(seeds), cap), np.int32))
+            rec["spk_id"] = to_device(np.zeros((len(seeds), cap), np.int32))
+            rec["cap"] = cap
+        rate, traces, rz, rz0 = (to_host(rec[f]) for f in ("rate", "traces", "rz", "rz0"))
+        for b, rc in enumerate(recorders):
+            rc.add_chunk(step0, rate[b], rz[b][:, :n_out], rz0[b][:, :n_out],
+                         traces[b][:, :trace_ids.size])
+        step0 += n_steps
+    batch.download_state(states)
+    batch.download_readout(readouts)
+    return Replicates(seeds, recorders, states, readouts, time.perf_counter() - t_start, "cuda")
