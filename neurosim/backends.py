@@ -34,12 +34,18 @@ def cuda_available() -> bool:
         return False
 
 
+def cuda_simulated() -> bool:
+    """True when numba's CUDA simulator is on (``NUMBA_ENABLE_CUDASIM=1``): 'cuda' runs there."""
+    import os
+    return os.environ.get("NUMBA_ENABLE_CUDASIM") == "1"
+
+
 def _cuda():
-    if not cuda_available():
+    if not (cuda_available() or cuda_simulated()):
         raise ConfigError("run.backend = 'cuda' needs CuPy and a visible CUDA GPU; install the "
                           "'gpu' extra (pip install neurosim[gpu]) or use backend 'numba'")
-    raise ConfigError("run.backend = 'cuda': the GPU kernels are not part of this release yet; "
-                      "use backend 'numba'")
+    from .gpu import cuda_backend
+    return cuda_backend()
 
 
 _REGISTRY = {"numpy": _numpy, "numba": _numba, "cuda": _cuda}
@@ -57,6 +63,6 @@ def get_backend(name: str) -> Backend:
 def available_backends() -> list[str]:
     """Names of the backends usable on this machine."""
     names = ["numpy", "numba"]
-    if cuda_available():
+    if cuda_available() or cuda_simulated():
         names.append("cuda")
     return names
