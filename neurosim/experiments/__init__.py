@@ -11,6 +11,7 @@ EXPERIMENTS = {
     "izhikevich2003": "neurosim.experiments.izhikevich2003",
     "whatwhen": "neurosim.experiments.whatwhen",
     "force_sinusoid": "neurosim.experiments.force_sinusoid",
+    "continual": "neurosim.experiments.continual",
 }
 
 

@@ -1,0 +1,386 @@
+"""``neurosim run continual``: continual learning of recurring what/when tasks (CONTINUAL.md).
+
+Protocol
+--------
+Reservoir: the MODEL.md ``timing`` network (N = 500 by default, to fit the 2-core budget),
+with one cue channel per task (each into a random ``cue_fraction`` of E, independent
+subsets, so two cues share ~``cue_fraction**2`` of E) and one identity channel.
+
+Task k: cue k is followed, with probability ``p_stimulus``, by the stimulus at latency
+``latency_ms[k]`` (one identity). The tasks are jointly solvable (the cues differ), but they
+interfere through the shared part of the reservoir's response: neurons driven by both cues
+carry the same time-since-cue code, and task A wants a bump there at 400 ms and nothing at
+800 ms while task B wants the reverse. A readout trained on A alone, then B alone, forgets A.
+
+Schedule (``paradigms/schedules.py``): ``fixed_blocks`` (default A B A B A B) or
+``power_law_recurrence``. After every block, **probe trials** measure each task with the
+readout frozen (rule "frozen"; learner counters restored afterwards): ``probe_trials``
+omission trials per task (no stimulus, so the whole window is anticipatory).
+
+Performance (R[b, k]): on the trial-averaged frozen "when" output z(t) of task k's probe
+trials, over ``t`` in [``score_from_ms``, window) after the cue (skipping the cue's own
+transient), against the expected profile ``T(t) = gain * p_k * exp(-(t - L_k)^2 / 2 sigma^2)``:
+``R = clip(1 - sum (z - T)^2 / sum T^2, 0, 1)``: 1 = the expected anticipatory profile,
+0 = no better than a flat zero output (or worse: a bump at the wrong time). ``gain`` (0.5)
+is MODEL.md's measured readout gain (z0 at onset reaches ~half the target at P = 1).
+
+Metrics per method and seed: R (``accuracy_matrix``), ACC = mean_k R[-1, k]; BWT (GEM, first
+pass: R[K-1, k] - R[k, k]); BWT_rec, the mean over all block switches of the change in the
+previous block's task (R[b+1, t_b] - R[b, t_b]), which uses every recurrence; adaptation
+speed = trials to criterion after each switch (the running score over the last
+``criterion_window`` training trials' z0, masked after stimulus onset, reaching
+``criterion``; censored switches count as the block length, and are counted); the mean
+per-trial fraction of "when" weights updated; extra memory per synapse.
+"""
+from __future__ import annotations
+
+import dataclasses
+import time
+from pathlib import Path
+
+import numpy as np
+
+from ..analysis.continual import backward_transfer, fraction_updated, trials_to_criterion
+from ..analysis.whatwhen import masked_mean
+from ..config import ConfigError
+from ..kernels.continual import memory_per_synapse
+from ..kernels.records import CODES
+from ..learners import make_learner
+from ..network import build_network
+from ..paradigms.schedules import fixed_blocks, power_law_recurrence
+from ..paradigms.whatwhen import Block, WhatWhenSpec, WhatWhenStream
+from ..simulator import Simulator, n_features
+from ..streams import Chunk
+from .common import full_config, network_and_run, resolve
+from .whatwhen_phases import TIMING_NETWORK, timing_inputs
+
+METHODS = ("three_factor", "plain_trial", "classp", "fast_slow", "ewc", "force", "force_reset")
+
+DEFAULT_CONFIG = {
+    "network": dict(TIMING_NETWORK, n_neurons=500),
+    "run": {"dt_ms": 1.0, "dtype": "float32", "backend": "numba", "seed": 0, "chunk_ms": 2000.0},
+    "continual": {
+        "latency_ms": [400.0, 800.0],
+        "p_stimulus": 0.8,
+        "cue_fraction": 0.5,
+        "schedule": "blocks",              # or "power_law"
+        "block_tasks": [0, 1, 0, 1],
+        "trials_per_block": 80,
+        "power_law": {"n_blocks": 8, "alpha": 0.8, "c": 1.0},
+        "learn_from_ms": 100.0,
+        "probe_trials": 10,
+        "gain": 0.5,
+        "score_window_ms": 50.0,
+        "criterion": 0.5,
+        "criterion_window": 10,
+        "seeds": 5,
+        "methods": list(METHODS),
+        "iti_ms": [500.0, 1000.0],
+    },
+    # Per-method hyper-parameters (make_learner); force_reset = force + reset at each switch.
+    "learners": {
+        "three_factor": {"eta0": 80.0},
+        "plain_trial": {"eta0": 8.0},
+        "classp": {"eta0": 8.0, "eta_w": 2e-3, "theta": 1.0, "p": 1.0, "relative": True},
+        "fast_slow": {"eta0": 8.0, "fast_rate": 1.0, "beta": 0.5, "pull": 0.5, "decay": 0.0},
+        "ewc": {"eta0": 8.0, "pull": 0.5, "gamma": 1.0},
+        "force": {"alpha": 10.0, "rls_every": 20, "online_outputs": [0]},
+        "force_reset": {"alpha": 10.0, "rls_every": 20, "online_outputs": [0]},
+    },
+}
+
+SIGMA_MS = 25.0  # WhatWhenSpec.target_sigma_ms
+
+
+# ------------------------------------------------------------------------------- pieces
+def network_config(config: dict):
+    """Network and run records, with one cue channel per task and one identity channel."""
+    par = config["continual"]
+    net = dict(config["network"])
+    net["inputs"] = timing_inputs(len(par["latency_ms"]), 1, cue_fraction=par["cue_fraction"])
+    return network_and_run(dict(config, network=net))
+
+
+def make_method(config: dict, method: str):
+    """The learner of ``method`` (``force_reset`` is FORCE, reset at every block end)."""
+    if method not in METHODS:
+        raise ConfigError(f"continual.methods: {method!r} is unknown; valid: {', '.join(METHODS)}")
+    hyper = dict(config["learners"].get(method, {}))
+    if "online_outputs" in hyper:
+        hyper["online_outputs"] = tuple(hyper["online_outputs"])
+    return make_learner("force" if method == "force_reset" else method, **hyper)
+
+
+def block_plan(par: dict, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """(task per block, trials per block) of the configured schedule."""
+    K = len(par["latency_ms"])
+    if par["schedule"] == "blocks":
+        sched = fixed_blocks(par["block_tasks"], par["trials_per_block"])
+    elif par["schedule"] == "power_law":
+        pl = par["power_law"]
+        tasks = power_law_recurrence(K, pl["n_blocks"], pl["alpha"], pl.get("c", 1.0),
+                                     seed=seed)
+        sched = fixed_blocks(tasks, par["trials_per_block"])
+    else:
+        raise ConfigError(f"continual.schedule = {par['schedule']!r}; valid: blocks, power_law")
+    if np.any(sched.tasks >= K):
+        raise ConfigError(f"continual.block_tasks uses task ids >= {K} (number of latencies)")
+    return sched.tasks, sched.trials_per_block
+
+
+def task_chunks(par: dict, task: int, n_trials: int, p_stimulus: float, seed, dt_ms: float,
+                n_tasks: int):
+    """Trials of ``task`` as chunks over the network's channels (cue ``task``, identity).
+
+    The learning gate opens ``learn_from_ms`` after the cue (all methods alike): the cue's
+    synchronous transient holds ~60 % of a trial's feature energy in one direction
+    (measured at N = 500), which limits a per-trial batch update to eta0 < ~3; without its
+    first 100 ms the limit is ~10 (the when target is ~0 there anyway).
+    """
+    spec = WhatWhenSpec(n_identities=1, n_cues=1, dt_ms=dt_ms, iti_ms=tuple(par["iti_ms"]),
+                        blocks=(Block(n_trials, p_stimulus, ((1.0,),),
+                                      (float(par["latency_ms"][task]),)),))
+    delay = int(round(par["learn_from_ms"] / dt_ms))
+    for ch in WhatWhenStream(spec, seed):
+        gate = ch.gate.copy()
+        gate[ch.cue_step:ch.cue_step + delay] = 0.0
+        drive = np.zeros((ch.n_steps, n_tasks + 1), np.float32)
+        drive[:, task] = ch.drive[:, 0]
+        drive[:, n_tasks] = ch.drive[:, 1]
+        yield Chunk(ch.n_steps, drive=drive, target=ch.target, gate=gate, tag=ch.tag,
+                    trial=ch.trial), ch.cue_step, ch.stim_step
+
+
+def score(trace, k, par, dt_ms) -> float:
+    """Performance in [0, 1] of task ``k`` from a trial-averaged frozen "when" trace.
+
+    ``h(L)`` = mean of the trace over the anticipatory window [L - ``score_window_ms``, L)
+    after the cue (NaN steps ignored). With ``L_k`` the task's latency and ``L_o`` the other
+    tasks' latencies: ``R = clip((h(L_k) - max_o h(L_o)) / h_T, 0, 1)``, ``h_T`` = the mean of
+    the expected profile ``gain * p * exp(-(t - L_k)^2 / 2 sigma^2)`` over the same window.
+    1: the output rises before the task's own stimulus time, to the expected height, and not
+    before the other tasks' times; 0: no preference, or the other task's timing.
+    """
+    lat = [float(v) for v in par["latency_ms"]]
+    w = par["score_window_ms"]
+
+    def h(L):
+        lo, hi = int(round((L - w) / dt_ms)), int(round(L / dt_ms))
+        seg = trace[max(lo, 0):hi]
+        return float(np.nanmean(seg)) if np.any(np.isfinite(seg)) else float("nan")
+
+    L = lat[k]
+    t = np.arange(int(round((L - w) / dt_ms)), int(round(L / dt_ms))) * dt_ms
+    h_T = par["gain"] * par["p_stimulus"] * float(np.mean(np.exp(-(t - L) ** 2 / (2 * SIGMA_MS ** 2))))
+    others = [h(Lo) for j, Lo in enumerate(lat) if j != k and Lo != L]
+    off = max(others) if others else 0.0
+    value = (h(L) - off) / h_T
+    return float(np.clip(value, 0.0, 1.0)) if np.isfinite(value) else float("nan")
+
+
+def probe(sim: Simulator, chunks) -> np.ndarray:
+    """Run ``chunks`` with learning frozen; return cue-aligned "when" outputs (n, window).
+
+    Learner bookkeeping the kernel updates on gated steps (feature-power sums, tag sums,
+    counters, eligibility) is restored afterwards, so probing does not change learning.
+    """
+    r = sim.readout
+    saved = {k: np.array(getattr(r, k)) for k in ("fsums", "counters", "tag_sum", "elig")}
+    sim.readout = r._replace(rule=CODES["rule"]["frozen"])
+    out = []
+    try:
+        for ch, cue, _ in chunks:
+            res = sim.run_one_chunk(ch)
+            out.append(res.z0[cue:, 0])
+    finally:
+        sim.readout = r
+        for k, v in saved.items():
+            np.copyto(getattr(r, k), v)
+    n = min(len(o) for o in out)
+    return np.array([o[:n] for o in out])
+
+
+def memory_of(method: str, n_feat: int) -> float:
+    """Extra floats per "when" synapse (FORCE: its P matrix, n_feat floats per synapse)."""
+    if method in ("three_factor", "plain_trial"):
+        return 0.0
+    if method in ("force", "force_reset"):
+        return float(n_feat + 1)  # P row + kbuf share
+    return float(memory_per_synapse(method, during_block=True))
+
+
+# ------------------------------------------------------------------------------- one run
+def run_method(net, run_cfg, config: dict, method: str, seed: int) -> dict:
+    """Train ``method`` over the schedule on ``net``; returns R, curves and metrics."""
+    par = config["continual"]
+    K = len(par["latency_ms"])
+    dt = run_cfg.dt_ms
+    p = par["p_stimulus"]
+    learner = make_method(config, method)
+    nf = n_features(net)
+    readout = learner.init_state(nf, 2, net.n_neurons, net.a.dtype, dt)
+    sim = Simulator(net, dataclasses.replace(run_cfg, seed=seed), readout=readout)
+    tasks, sizes = block_plan(par, seed)
+    ss = np.random.SeedSequence([seed, 7]).spawn(len(tasks) + 1)
+    probe_seed = ss[-1]
+    t0 = time.perf_counter()
+    R = np.full((len(tasks), K), np.nan)
+    curves, fractions, to_crit, censored = [], [], [], 0
+    for b, (task, n) in enumerate(zip(tasks, sizes)):
+        traces, onsets = [], []
+        for ch, cue, stim in task_chunks(par, int(task), int(n), p, ss[b], dt, K):
+            sim.readout = learner.before_chunk(sim.readout, ch)
+            res = sim.run_one_chunk(ch)
+            tr = np.array(res.z0[cue:, 0], dtype=float)
+            if stim >= 0:
+                tr[stim - cue:] = np.nan
+            traces.append(tr)
+            learner.consolidate(sim.readout, ch, res)
+            fractions.append(fraction_updated(sim.readout.W0[0], sim.readout.W[0]))
+        win = min(len(t) for t in traces)
+        A = np.array([t[:win] for t in traces])
+        w = par["criterion_window"]
+        curve = np.array([score(masked_mean(A[max(0, i - w + 1):i + 1], min_trials=1),
+                                int(task), par, dt) for i in range(len(A))])
+        curves.append(curve)
+        if b > 0 and tasks[b - 1] != task:
+            n_c = trials_to_criterion(curve, par["criterion"])
+            if n_c is None:
+                censored += 1
+                n_c = int(n)
+            to_crit.append(n_c)
+        end_block = getattr(learner, "end_block", None)
+        if end_block is not None:
+            end_block(sim.readout)
+        if method == "force_reset":
+            learner.reset(sim.readout)
+        for k in range(K):
+            Z = probe(sim, task_chunks(par, k, par["probe_trials"], 0.0, probe_seed, dt, K))
+            R[b, k] = score(Z.mean(axis=0), k, par, dt)
+    bwt_rec = [R[b + 1, tasks[b]] - R[b, tasks[b]] for b in range(len(tasks) - 1)
+               if tasks[b + 1] != tasks[b]]
+    gem_ok = len(tasks) >= K and np.array_equal(tasks[:K], np.arange(K))
+    return {
+        "method": method, "seed": seed, "R": R, "tasks": tasks, "curves": curves,
+        "ACC": float(np.mean(R[-1])),
+        "BWT": backward_transfer(R[:K]) if gem_ok else float("nan"),
+        "BWT_rec": float(np.mean(bwt_rec)) if bwt_rec else float("nan"),
+        "trials_to_criterion": float(np.mean(to_crit)) if to_crit else float("nan"),
+        "censored": censored, "n_switches": len(to_crit),
+        "fraction_updated": float(np.mean(fractions)),
+        "memory_per_synapse": memory_of(method, nf),
+        "wall_s": time.perf_counter() - t0,
+    }
+
+
+def _worker(args):
+    config, method, seed = args
+    net_cfg, run_cfg = network_config(config)
+    net = build_network(net_cfg, seed, run_cfg.dtype)
+    return run_method(net, run_cfg, config, method, seed)
+
+
+# ------------------------------------------------------------------------------- summary
+METRICS = ("ACC", "BWT", "BWT_rec", "trials_to_criterion", "fraction_updated",
+           "memory_per_synapse")
+
+
+def summarise(runs: list[dict], methods) -> list[dict]:
+    """Mean and sd over seeds of each metric, one row per method."""
+    rows = []
+    for m in methods:
+        rs = [r for r in runs if r["method"] == m]
+        row = {"method": m, "n_seeds": len(rs), "censored": int(sum(r["censored"] for r in rs)),
+               "switches": int(sum(r["n_switches"] for r in rs))}
+        for key in METRICS:
+            v = np.array([r[key] for r in rs], dtype=float)
+            row[key] = float(np.nanmean(v)) if np.any(np.isfinite(v)) else float("nan")
+            row[key + "_sd"] = float(np.nanstd(v)) if np.sum(np.isfinite(v)) > 1 else 0.0
+        rows.append(row)
+    return rows
+
+
+def format_table(rows) -> str:
+    head = (f"{'method':<13} {'ACC':>12} {'BWT (GEM)':>13} {'BWT (all sw.)':>14} "
+            f"{'trials to crit.':>17} {'frac. upd.':>10} {'mem/syn':>8}")
+    lines = [head, "-" * len(head)]
+    for r in rows:
+        def ms(k, fmt="{:.2f}"):
+            return f"{fmt.format(r[k])}±{fmt.format(r[k + '_sd'])}"
+        ttc = ms("trials_to_criterion", "{:.0f}") + (f" ({r['censored']}c)" if r["censored"] else "")
+        lines.append(f"{r['method']:<13} {ms('ACC'):>12} {ms('BWT'):>13} {ms('BWT_rec'):>14} "
+                     f"{ttc:>17} {r['fraction_updated']:>10.3f} {r['memory_per_synapse']:>8.0f}")
+    lines.append("mean±sd over seeds; BWT (GEM) = R[K-1,k]-R[k,k] on the first pass; BWT (all sw.)"
+                 " = mean change of the previous block's task at every switch; trials to "
+                 "criterion after each switch ((n c) = censored, counted as the block length);"
+                 " mem/syn = extra floats per synapse")
+    return "\n".join(lines)
+
+
+def write_results(out: Path, config: dict, runs: list[dict], rows: list[dict], run_cfg,
+                  n_neurons: int, wall_s: float):
+    """One run group per method and seed (metrics/accuracy_matrix, curves) and a summary run."""
+    from ..results import ResultsWriter
+    from .common import open_run
+    for r in runs:
+        writer, rw = open_run(out, "continual", config, dataclasses.replace(run_cfg, seed=r["seed"]),
+                              {"method": r["method"], "n_neurons": n_neurons},
+                              run_id=f"{r['method']}_seed{r['seed']}")
+        try:
+            rw.write_metrics(
+                scalars={k: r[k] for k in METRICS + ("censored", "n_switches")},
+                tables={"accuracy_matrix": r["R"], "block_tasks": np.asarray(r["tasks"]),
+                        "learning_curve": np.concatenate(r["curves"])})
+            rw.finish(wall_time_s=r["wall_s"], duration_ms=0.0)
+        finally:
+            writer.close()
+    writer, rw = open_run(out, "continual_summary", config, run_cfg,
+                          {"n_neurons": n_neurons}, run_id="summary")
+    try:
+        methods = [row["method"] for row in rows]
+        table = np.array([[row[k] for k in METRICS] + [row[k + "_sd"] for k in METRICS]
+                          for row in rows])
+        R_mean = np.array([np.mean([r["R"] for r in runs if r["method"] == m], axis=0)
+                           for m in methods])
+        rw.write_metrics(scalars={"methods": ",".join(methods),
+                                  "columns": ",".join(METRICS + tuple(k + "_sd" for k in METRICS))},
+                         tables={"summary_table": table, "accuracy_matrix": R_mean},
+                         summary={"rows": rows})
+        rw.finish(wall_time_s=wall_s, duration_ms=0.0)
+    finally:
+        writer.close()
+
+
+def run(config: dict | None, out: Path, figure: Path | None = None, report="tqdm",
+        full: bool = False) -> dict:
+    """Run every method over the seeds, print the table, write ``out`` and ``figure``."""
+    config = resolve(DEFAULT_CONFIG, config)
+    par = config["continual"]
+    t0 = time.perf_counter()
+    net_cfg, run_cfg = network_config(config)
+    methods = list(par["methods"])
+    for m in methods:
+        make_method(config, m)  # validate before simulating
+    n_seeds = max(int(par["seeds"]), 10 if full else 0)
+    seeds = [run_cfg.seed + s for s in range(n_seeds)]
+    if out.exists():
+        out.unlink()
+    runs = []
+    for seed in seeds:
+        net = build_network(net_cfg, seed, run_cfg.dtype)
+        for m in methods:
+            r = run_method(net, run_cfg, config, m, seed)
+            runs.append(r)
+            if report is not None:
+                print(f"seed {seed} {m:<13} ACC {r['ACC']:.2f} BWT_rec {r['BWT_rec']:+.2f} "
+                      f"ttc {r['trials_to_criterion']:.0f} ({r['wall_s']:.1f} s)", flush=True)
+    rows = summarise(runs, methods)
+    print(format_table(rows))
+    wall = time.perf_counter() - t0
+    print(f"N = {net_cfg.n_neurons}, {len(seeds)} seeds, wall time {wall:.1f} s")
+    resolved = full_config(net_cfg, run_cfg, continual=par, learners=config["learners"])
+    write_results(out, resolved, runs, rows, run_cfg, net_cfg.n_neurons, wall)
+    if figure is not None:
+        from .continual_figure import draw
+        draw(runs, rows, par, figure)
+    return {"table": rows, "runs": runs}
