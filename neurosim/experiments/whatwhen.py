@@ -7,6 +7,14 @@ One timing reservoir; each phase trains a fresh three-factor readout on its own 
 * ``switch``: P = 0.8 then 0.2 (R7); ``ablation_no_gate``: the R4 phase, gate always open (R9).
 R0 (regime) and R1 (time-since-cue decodability) run first. Criteria use z0, the output with
 the weights frozen when the gate opened, on the anticipatory window.
+
+The FORCE halves of R6 and R7 (``force.in_main``, on by default) run FORCE (RLS, MODEL.md:
+P(0) = I / 10, an update every 20 gated steps, "when" output only) on the single-channel
+switch family of ``whatwhen_compare``: block 0 of the ``switch`` phase, then forks for the
+timing switch (``single_latency_ms`` -> ``single_switched_latency_ms``) and the probability
+switch, each without and with ``P <- P(0)`` at the switch. ``--compare force`` adds the full
+comparison (with FORCE with forgetting) over ``compare.seeds`` seeds: table, HDF5 run
+``compare_force``, figure ``<figure stem>_compare.png``.
 """
 from __future__ import annotations
 
@@ -32,8 +40,20 @@ DEFAULT_CONFIG = {
         "cue_identity_probs": [[0.8, 0.2], [0.2, 0.8]], "p_stimulus": 0.8,
         "main_trials": [200, 60], "probability_levels": [1.0, 0.75, 0.5, 0.25],
         "probability_trials": 80, "switch_probabilities": [0.8, 0.2], "switch_trials": [200, 60],
-        "single_latency_ms": 600.0, "iti_ms": [500.0, 1000.0],
+        "single_latency_ms": 600.0, "single_switched_latency_ms": 900.0,
+        "iti_ms": [500.0, 1000.0],
     },
+    # FORCE baseline (MODEL.md): alpha = 10 (P(0) = I/10), RLS every 20 gated steps.
+    # forgetting: lambda of the "FORCE with forgetting" condition (--compare force only).
+    # 0.9995 per update = a memory of 2000 updates = 40 trials at 50 updates per trial: the
+    # shortest memory that still holds about as many samples as there are features (2001 at
+    # N = 1000), so the windowed least-squares problem stays determined; shorter memories
+    # chase single-trial noise (and RLS "winds up" in weakly excited directions).
+    "force": {"alpha": 10.0, "rls_every": 20, "forgetting": 0.9995, "in_main": True},
+    # --compare force: seeds run.seed .. run.seed + seeds - 1; branch lengths after each
+    # switch (timing_trials >= 0.5 n1 so that FORCE without reset can fail R6 visibly);
+    # gain_trials: fresh P = 1 run per learner for its own gain (last half averaged).
+    "compare": {"seeds": 3, "timing_trials": 200, "probability_trials": 100, "gain_trials": 60},
     "seeds": {"full_network_seeds": 10},
 }
 
@@ -78,6 +98,10 @@ def run_seed(config: dict, out: Path | None, report, seed: int, tag: str = "") -
     net = build_network(net_cfg, seed, run_cfg.dtype)
     net_single = build_network(_single_channel_network(net_cfg), seed, run_cfg.dtype)
     n_trials = sum(s.n_trials for s in specs.values()) + specs["probability"].n_trials
+    with_force = bool(config["force"]["in_main"])
+    if with_force:   # upper bound: prefixes + capped branches
+        n1 = config["paradigm"]["switch_trials"][0]
+        n_trials += 2 * n1 + 2 * 56 + 50 + 50 + int(np.ceil(0.5 * n1))
     bar = _progress(report, n_trials + 60)
     stats = {"R0": regime_check(net, run_cfg)}
     stats["R1"] = decodability_check(net_single, run_cfg, seed, progress=bar)
@@ -90,7 +114,7 @@ def run_seed(config: dict, out: Path | None, report, seed: int, tag: str = "") -
             ("switch", net_single, specs["switch"], learner, False),
             ("ablation_no_gate", net_single, specs["probability"], learner, True)]
     resolved = full_config(net_cfg, run_cfg, learner=config["learner"],
-                           paradigm=config["paradigm"])
+                           paradigm=config["paradigm"], force=config["force"])
     for name, network, spec, lrn, no_gate in plan:
         run_writer = None
         if out is not None:
@@ -109,6 +133,9 @@ def run_seed(config: dict, out: Path | None, report, seed: int, tag: str = "") -
         finally:
             if writer is not None:
                 writer.close()
+    if with_force:
+        from .whatwhen_compare import main_job_force
+        stats["force"] = main_job_force(net_single, run_cfg, config, seed, progress=bar)
     bar.close()
     result = evaluate(phases, specs, stats, net, run_cfg, config)
     if out is not None:
@@ -119,6 +146,7 @@ def run_seed(config: dict, out: Path | None, report, seed: int, tag: str = "") -
                              tables={"amplitude_vs_probability": result["amplitude_table"]})
     result["phases"] = phases
     result["specs"] = specs
+    result["force"] = stats.get("force")
     return result
 
 
@@ -142,10 +170,14 @@ def _progress(report, total):
 
 def run(config: dict | None, out: Path, figure: Path | None = None, report="tqdm",
         full: bool = False, compare: str | None = None) -> dict:
-    """Run the experiment, print the R0-R10 table, write ``out`` and ``figure``."""
-    if compare is not None:
-        raise ConfigError(f"--compare {compare!r}: the FORCE comparison is not part of this "
-                          "release yet")
+    """Run the experiment, print the R0-R10 table, write ``out`` and ``figure``.
+
+    ``compare="force"`` then runs the FORCE / three-factor switch comparison on
+    ``compare.seeds`` network seeds, prints its table, stores it in ``out`` (run
+    ``compare_force``) and draws ``<figure stem>_compare.png``.
+    """
+    if compare is not None and compare != "force":
+        raise ConfigError(f"--compare {compare!r}: the only comparison is 'force'")
     config = resolve(DEFAULT_CONFIG, config)
     t0 = time.perf_counter()
     if out.exists():
@@ -166,4 +198,47 @@ def run(config: dict | None, out: Path, figure: Path | None = None, report="tqdm
     if figure is not None:
         from .whatwhen_figure import draw
         draw(result, figure)
-    return {"table": rows}
+    summary = {"table": rows}
+    if compare == "force":
+        summary["compare"] = run_compare(config, out, figure, report)
+    return summary
+
+
+def run_compare(config: dict, out: Path | None, figure: Path | None, report="tqdm") -> list:
+    """FORCE (no reset, reset, forgetting) vs three-factor on both switches, several seeds."""
+    import dataclasses
+    from .whatwhen_compare import compare_rows, compare_seed, format_compare, write_compare
+    t0 = time.perf_counter()
+    net_cfg, run_cfg = network_and_run(config)
+    n_seeds = int(config["compare"]["seeds"])
+    if n_seeds < 1:
+        raise ConfigError(f"compare.seeds = {n_seeds}: need at least 1")
+    results = []
+    for s in range(n_seeds):
+        seed = run_cfg.seed + s
+        rc = dataclasses.replace(run_cfg, seed=seed)
+        net_single = build_network(_single_channel_network(net_cfg), seed, rc.dtype)
+        c = config["compare"]
+        n1 = config["paradigm"]["switch_trials"][0]
+        bar = _progress(report, 3 * n1 + 4 * c["timing_trials"] + 4 * c["probability_trials"]
+                        + 3 * c["gain_trials"])
+        results.append(compare_seed(net_single, rc, config, seed, progress=bar))
+        bar.close()
+    rows = compare_rows(results)
+    print()
+    print(f"FORCE vs three-factor on the switches (n1 = {results[0]['n1']}; R6: trials after "
+          f"the timing switch {results[0]['latency_ms']:.0f} -> {results[0]['moved_ms']:.0f} ms "
+          f"until R2 holds; R7: amplitude over trials +25..+55 after {results[0]['p1']} -> "
+          f"{results[0]['p2']}, normalised by each learner's own gain at P = 1)")
+    print(format_compare(rows))
+    print(f"comparison wall time {time.perf_counter() - t0:.1f} s")
+    if out is not None:
+        resolved = full_config(net_cfg, run_cfg, learner=config["learner"],
+                               paradigm=config["paradigm"], force=config["force"],
+                               compare=config["compare"])
+        write_compare(out, results, rows, resolved, run_cfg)
+    if figure is not None:
+        from .whatwhen_figure import draw_compare
+        figure = Path(figure)
+        draw_compare(results, figure.with_name(figure.stem + "_compare.png"))
+    return rows

@@ -79,6 +79,10 @@ def _r6(phase, spec, dt, window=10):
     return trials_to_criterion(np.asarray(ok), 1.0, window=1), new_latency
 
 
+def _trials(n, cap):
+    return f"> {cap}" if n is None else str(n)
+
+
 def _block_amplitudes(phase, spec, dt, last=40):
     amps = []
     for b, blk in enumerate(spec.blocks):
@@ -177,18 +181,48 @@ def evaluate(phases, specs, stats, net, run_cfg, config) -> dict:
                      max(errs) <= 0.1))
     n_to, new_l = _r6(main, mspec, dt)
     sc["r6_trials"] = float("nan") if n_to is None else n_to
-    rows.append(_row("R6", f"timing switch (A -> {new_l:.0f} ms)",
-                     f"three-factor {n_to if n_to is not None else 'never'} trials; FORCE not run",
-                     "three-factor <= 50 trials", n_to is not None and n_to <= 50))
+    f = stats.get("force")
+    r6_tf = n_to is not None and n_to <= 50
+    if f is None:
+        rows.append(_row("R6", f"timing switch (A -> {new_l:.0f} ms)",
+                         f"three-factor {n_to if n_to is not None else 'never'} trials; "
+                         "FORCE: run with --compare force", "three-factor <= 50 trials", r6_tf))
+    else:
+        cap, n1 = f["cap"], f["n1"]
+        fr, frr, tfs = f["force_r6"], f["force_reset_r6"], f["three_factor_single_r6"]
+        sc.update(r6_force_trials=float("nan") if fr is None else fr,
+                  r6_force_reset_trials=float("nan") if frr is None else frr,
+                  r6_three_factor_single_trials=float("nan") if tfs is None else tfs)
+        force_slow = fr is None or fr >= 0.5 * n1     # None: not within cap = ceil(0.5 n1)
+        reset_ok = frr is not None and frr <= 50
+        tf_single_ok = tfs is not None and tfs <= 50
+        rows.append(_row(
+            "R6", f"timing switch (A -> {new_l:.0f} ms)",
+            f"3f {n_to if n_to is not None else 'never'}; 1-ch {f['latency_ms']:.0f}->"
+            f"{f['moved_ms']:.0f}: 3f {_trials(tfs, 50)}, FORCE {_trials(fr, cap)}, "
+            f"reset {_trials(frr, 50)}",
+            f"3f <= 50; FORCE >= {0.5 * n1:.0f}; reset <= 50",
+            r6_tf and tf_single_ok and force_slow and reset_ok))
     sw, sspec = phases["switch"], specs["switch"]
     n1 = sspec.blocks[0].n_trials
     post = sw.z0[n1 + 25:n1 + 56, :, 0]
     amp = float(np.mean(anticipatory_amplitude(post, sspec.blocks[1].latencies_ms[0], dt)) / gain)
     p2 = sspec.blocks[1].p_stimulus
     sc["r7_normalised_amplitude"] = amp
-    rows.append(_row("R7", f"probability switch {sspec.blocks[0].p_stimulus} -> {p2}",
-                     f"three-factor {amp:.2f}; FORCE not run", f"within 0.1 of {p2}",
-                     abs(amp - p2) <= 0.1))
+    r7_tf = abs(amp - p2) <= 0.1
+    if f is None:
+        rows.append(_row("R7", f"probability switch {sspec.blocks[0].p_stimulus} -> {p2}",
+                         f"three-factor {amp:.2f}; FORCE: run with --compare force",
+                         f"within 0.1 of {p2}", r7_tf))
+    else:
+        sc.update(r7_force_amplitude=f["force_r7"], r7_force_reset_amplitude=f["force_reset_r7"],
+                  r7_cumulative_mean=f["cumulative_mean"], r7_force_gain=f["force_gain"])
+        rows.append(_row(
+            "R7", f"probability switch {sspec.blocks[0].p_stimulus} -> {p2}",
+            f"3f {amp:.2f}; FORCE {f['force_r7']:.2f} (cum. mean {f['cumulative_mean']:.2f}); "
+            f"reset {f['force_reset_r7']:.2f}",
+            f"3f, reset within 0.1 of {p2}; FORCE > 0.4",
+            r7_tf and f["force_r7"] > 0.4 and abs(f["force_reset_r7"] - p2) <= 0.1))
     angle, acc, acc_shuf, angle_curve = _r8(main, mspec, net, run_cfg, config["learner"].get("eta_what0", 0.15))
     sc.update(r8_angle_deg=angle, r8_accuracy=acc, r8_shuffled_accuracy=acc_shuf)
     rows.append(_row("R8", "what/when subspaces", f"{angle:.0f} deg; identity accuracy "
@@ -214,9 +248,11 @@ def seeds_row(results) -> dict:
 
 def format_table(rows) -> str:
     """Fixed-width text table: id, experiment, measured value, criterion, pass/fail."""
-    lines = [f"{'id':<4} {'experiment':<28} {'measured':<58} {'criterion':<34} result"]
+    wv = max(58, max(len(r["value"]) for r in rows))
+    wc = max(34, max(len(r["criterion"]) for r in rows))
+    lines = [f"{'id':<4} {'experiment':<30} {'measured':<{wv}} {'criterion':<{wc}} result"]
     for r in rows:
         verdict = {True: "PASS", False: "FAIL", None: "-"}[r["passed"]]
-        lines.append(f"{r['id']:<4} {r['experiment']:<28} {r['value']:<58} "
-                     f"{r['criterion']:<34} {verdict}")
+        lines.append(f"{r['id']:<4} {r['experiment']:<30} {r['value']:<{wv}} "
+                     f"{r['criterion']:<{wc}} {verdict}")
     return "\n".join(lines)

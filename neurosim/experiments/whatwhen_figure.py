@@ -100,3 +100,62 @@ def draw(result: dict, path) -> None:
     fig.tight_layout()
     fig.savefig(path, dpi=100)
     plt.close(fig)
+
+
+def draw_compare(results: list, path) -> None:
+    """FORCE vs three-factor: adaptation after each switch, mean over seeds (thin: per seed).
+
+    Left: normalised anticipatory amplitude after the probability switch, with the
+    cumulative-mean prediction (n1 p1 + n p2) / (n1 + n). Right: peak time of the output
+    averaged over the last 10 trials after the timing switch, with the +-50 ms band.
+    """
+    from ..plotting._common import pyplot
+    from .whatwhen_compare import CONDITION_LABELS, CONDITIONS, R7_TRIALS, TIMING_TOLERANCE_MS
+    plt = pyplot()
+    res0 = results[0]
+    n1, p1, p2 = res0["n1"], res0["p1"], res0["p2"]
+    colors = {"three_factor": "C0", "force": "C3", "force_reset": "C2", "force_forget": "C1"}
+    fig, axes = plt.subplots(1, 2, figsize=(13, 4.8))
+    ax = axes[0]
+    for name in CONDITIONS:
+        curves = np.array([r["conditions"][name]["amp_curve"] for r in results])
+        x = np.arange(curves.shape[1]) - 20
+        smooth = np.array([np.convolve(c, np.ones(10) / 10, mode="same") for c in curves])
+        for c in smooth:
+            ax.plot(x, c, color=colors[name], lw=0.5, alpha=0.4)
+        ax.plot(x, np.nanmean(smooth, axis=0), color=colors[name], lw=2,
+                label=CONDITION_LABELS[name])
+    k = np.arange(0, x[-1] + 1)
+    ax.plot(k, (n1 * p1 + k * p2) / (n1 + k), "k--", lw=1, label="cumulative mean")
+    for p in (p1, p2):
+        ax.axhline(p, color="k", ls=":", lw=0.8)
+    ax.axvspan(*R7_TRIALS, color="0.9", label="R7 window")
+    ax.axvline(0, color="r", lw=0.8)
+    ax.set(xlabel=f"trials after the probability switch {p1} -> {p2}",
+           ylabel="normalised anticipatory amplitude (10-trial mean)",
+           title="R7: probability switch", ylim=(-0.1, 1.1))
+    ax.legend(fontsize=7, loc="upper right")
+    ax = axes[1]
+    for name in CONDITIONS:
+        curves = np.array([r["conditions"][name]["peak_curve"] for r in results])
+        x = np.arange(curves.shape[1]) - 20
+        for c in curves:
+            ax.plot(x, c, color=colors[name], lw=0.5, alpha=0.4)
+        ax.plot(x, np.nanmedian(curves, axis=0), color=colors[name], lw=2,
+                label=CONDITION_LABELS[name])
+    old, new = res0["latency_ms"], res0["moved_ms"]
+    ax.axhspan(new - TIMING_TOLERANCE_MS, new + TIMING_TOLERANCE_MS, color="0.9",
+               label="new latency +-50 ms")
+    ax.axhline(old, color="k", ls=":", lw=0.8)
+    ax.axhline(new, color="k", ls=":", lw=0.8)
+    ax.axvline(0, color="r", lw=0.8)
+    ax.axvline(0.5 * n1, color="k", lw=0.6, ls="--")
+    ax.set(xlabel=f"trials after the timing switch {old:.0f} -> {new:.0f} ms "
+                  f"(dashed: 0.5 n1)", ylabel="peak of 10-trial mean output (ms after cue)",
+           title="R6: timing switch (median over seeds)")
+    ax.legend(fontsize=7, loc="lower right")
+    fig.suptitle(f"FORCE vs three-factor rule, {len(results)} seeds, n1 = {n1} trials before "
+                 "each switch", fontsize=10)
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
