@@ -361,3 +361,48 @@ def chunk_kernel(a, b, c, d, bias, sigma, proj, w_dense, indptr, indices, w_data
         t += 1
     if tid == 0:
         tpos[rb] = t
+
+
+# ---------------------------------------------------------------- host-side companions
+
+def philox4x32_host(counter, key):
+    """Philox-4x32-10 on the host (NumPy, vectorised), the reference for the device RNG.
+
+    counter : (..., 4) and key : (..., 2) integer arrays of 32-bit words; returns (..., 4)
+    uint64 holding 32-bit words.
+    """
+    c = [np.asarray(counter, np.uint64)[..., q].copy() for q in range(4)]
+    k0, k1 = (np.asarray(key, np.uint64)[..., q].copy() for q in range(2))
+    m0, m1, mask = np.uint64(0xD2511F53), np.uint64(0xCD9E8D57), np.uint64(0xFFFFFFFF)
+    for _ in range(10):
+        p0, p1 = m0 * c[0], m1 * c[2]
+        c = [(p1 >> np.uint64(32)) ^ c[1] ^ k0, p1 & mask, (p0 >> np.uint64(32)) ^ c[3] ^ k1,
+             p0 & mask]
+        k0, k1 = (k0 + np.uint64(0x9E3779B9)) & mask, (k1 + np.uint64(0xBB67AE85)) & mask
+    return np.stack(c, axis=-1)
+
+
+def device_normals_host(key, n_steps, n):
+    """The standard normals the device RNG draws for one chunk, (n_steps, n), on the host."""
+    t, i = np.meshgrid(np.arange(n_steps), np.arange(n), indexing="ij")
+    ctr = np.stack([t, i, np.zeros_like(t), np.zeros_like(t)], axis=-1)
+    r = philox4x32_host(ctr, np.broadcast_to(np.asarray(key, np.uint64), t.shape + (2,)))
+    two26 = 67108864.0
+    a = (r[..., 0] >> np.uint64(5)).astype(float) * two26 + (r[..., 1] >> np.uint64(6))
+    b = (r[..., 2] >> np.uint64(5)).astype(float) * two26 + (r[..., 3] >> np.uint64(6))
+    u1, u2 = (a + 1.0) * 2.0**-53, b * 2.0**-53
+    return np.sqrt(-2.0 * np.log(u1)) * np.cos(2.0 * np.pi * u2)
+
+
+def rls_update(xp, P, W, x, err, lam):
+    """Batched RLS step (see ``kernels.rls.rls_step_reference``), in place, via ``xp``.
+
+    P (B, F, F), W (B, n_out, F), x (B, F), err (B, n_out) float64; cuBLAS on CuPy.
+    """
+    x = x.astype(P.dtype)
+    k = xp.matmul(P, x[:, :, None])[:, :, 0]
+    c = 1.0 / (lam + xp.sum(x * k, axis=1))
+    P -= c[:, None, None] * (k[:, :, None] * k[:, None, :])
+    if lam != 1.0:
+        P /= lam
+    W -= c[:, None, None] * (err[:, :, None] * k[:, None, :])

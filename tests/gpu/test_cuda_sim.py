@@ -55,8 +55,7 @@ def assert_same(ref, dev, min_spikes=1):
 
 
 def test_philox_known_answers_and_device_draws():
-    from neurosim.gpu import device_normals_host, philox4x32_host
-    from neurosim.kernels.cuda import normal_draw
+    from neurosim.kernels.cuda import device_normals_host, normal_draw, philox4x32_host
     kat = philox4x32_host([0x243F6A88, 0x85A308D3, 0x13198A2E, 0x03707344],
                           [0xA4093822, 0x299F31D0])        # Random123 known-answer vector
     assert [int(x) for x in kat] == [0xD16CFE09, 0x94FDCCEB, 0x5001E420, 0x24126EA1]
@@ -161,7 +160,7 @@ def test_rls_readout_matches_reference():
 
 
 def test_batched_rls_update_matches_reference():
-    from neurosim.gpu import rls_update
+    from neurosim.kernels.cuda import rls_update
     from neurosim.kernels.rls import rls_init, rls_step_reference
     rng = np.random.default_rng(4)
     B, nf, n_out = 3, 7, 2
