@@ -79,8 +79,13 @@ def to_host(dev) -> np.ndarray:
 
 
 def default_threads(n_neurons: int) -> int:
-    """Threads per block: a power of two, small under the simulator (Python threads)."""
-    limit = 16 if simulator_enabled() else 256 if n_neurons <= 4096 else 1024
+    """Threads per block: a power of two, small under the simulator (Python threads).
+
+    256 on a GPU whatever N: the chunk kernel is large, and 1024 threads would leave it only
+    64 registers each (a launch can fail with 'too many resources'); pass ``threads`` to try
+    512 / 1024 for one big network.
+    """
+    limit = 16 if simulator_enabled() else 256
     t = 1
     while t < min(n_neurons, limit):
         t *= 2
