@@ -3,8 +3,9 @@
 Protocol
 --------
 Reservoir: the MODEL.md ``timing`` network (N = 500 by default, to fit the 2-core budget),
-with one cue channel per task (each into a random ``cue_fraction`` of E, independent
-subsets, so two cues share ~``cue_fraction**2`` of E) and one identity channel.
+with one cue channel per task, each into ``cue_fraction`` (0.4) of E, disjoint subsets
+(``cue_exclusive``; False: independent random subsets sharing ~``cue_fraction**2`` of E),
+and one identity channel.
 
 Task k: cue k is followed, with probability ``p_stimulus``, by the stimulus at latency
 ``latency_ms[k]`` (one identity). The tasks are jointly solvable (the cues differ), but they
@@ -62,7 +63,8 @@ DEFAULT_CONFIG = {
     "continual": {
         "latency_ms": [400.0, 800.0],
         "p_stimulus": 0.8,
-        "cue_fraction": 0.5,
+        "cue_fraction": 0.4,
+        "cue_exclusive": True,
         "schedule": "blocks",              # or "power_law"
         "block_tasks": [0, 1, 0, 1],
         "trials_per_block": 80,
@@ -76,12 +78,13 @@ DEFAULT_CONFIG = {
         "seeds": 5,
         "methods": list(METHODS),
         "iti_ms": [500.0, 1000.0],
+        "workers": 2,                      # processes (one method x seed each)
     },
     # Per-method hyper-parameters (make_learner); force_reset = force + reset at each switch.
     "learners": {
         "three_factor": {"eta0": 80.0},
         "plain_trial": {"eta0": 8.0},
-        "classp": {"eta0": 8.0, "eta_w": 2e-3, "theta": 1.0, "p": 1.0, "relative": True},
+        "classp": {"eta0": 8.0, "eta_w": 1e-2, "theta": 1.0, "p": 1.0, "relative": True},
         "fast_slow": {"eta0": 8.0, "fast_rate": 1.0, "beta": 0.5, "pull": 0.5, "decay": 0.0},
         "ewc": {"eta0": 8.0, "pull": 0.5, "gamma": 1.0},
         "force": {"alpha": 10.0, "rls_every": 20, "online_outputs": [0]},
@@ -97,7 +100,13 @@ def network_config(config: dict):
     """Network and run records, with one cue channel per task and one identity channel."""
     par = config["continual"]
     net = dict(config["network"])
-    net["inputs"] = timing_inputs(len(par["latency_ms"]), 1, cue_fraction=par["cue_fraction"])
+    inputs = timing_inputs(len(par["latency_ms"]), 1, cue_fraction=par["cue_fraction"])
+    for ch in inputs[:-1]:
+        ch["exclusive"] = bool(par["cue_exclusive"])
+    # the identity channel stays exclusive only where disjoint cue subsets leave room for it
+    room = 1.0 - (len(inputs) - 1) * par["cue_fraction"] if par["cue_exclusive"] else 1.0
+    inputs[-1]["exclusive"] = room >= inputs[-1]["fraction"] - 1e-9
+    net["inputs"] = inputs
     return network_and_run(dict(config, network=net))
 
 
@@ -365,15 +374,22 @@ def run(config: dict | None, out: Path, figure: Path | None = None, report="tqdm
     seeds = [run_cfg.seed + s for s in range(n_seeds)]
     if out.exists():
         out.unlink()
-    runs = []
-    for seed in seeds:
-        net = build_network(net_cfg, seed, run_cfg.dtype)
-        for m in methods:
-            r = run_method(net, run_cfg, config, m, seed)
-            runs.append(r)
-            if report is not None:
-                print(f"seed {seed} {m:<13} ACC {r['ACC']:.2f} BWT_rec {r['BWT_rec']:+.2f} "
-                      f"ttc {r['trials_to_criterion']:.0f} ({r['wall_s']:.1f} s)", flush=True)
+    jobs = [(config, m, seed) for seed in seeds for m in methods]
+
+    def note(r):
+        if report is not None:
+            print(f"seed {r['seed']} {r['method']:<13} ACC {r['ACC']:.2f} BWT_rec "
+                  f"{r['BWT_rec']:+.2f} ttc {r['trials_to_criterion']:.0f} ({r['wall_s']:.1f} s)",
+                  flush=True)
+        return r
+
+    workers = int(par.get("workers", 1))
+    if workers > 1 and len(jobs) > 1:
+        from concurrent.futures import ProcessPoolExecutor
+        with ProcessPoolExecutor(max_workers=workers) as pool:
+            runs = [note(r) for r in pool.map(_worker, jobs)]
+    else:
+        runs = [note(_worker(j)) for j in jobs]
     rows = summarise(runs, methods)
     print(format_table(rows))
     wall = time.perf_counter() - t0
