@@ -77,3 +77,13 @@ def test_float32_close_to_float64_statistics():
     rate32 = r32.spikes.mean_rate(1000.0)
     assert rate64 > 1.0
     assert abs(rate32 - rate64) / rate64 < 0.1
+
+
+def test_numba_equals_numpy_float32_delta_synapses():
+    """float32 state: the compiled float32 row additions equal the reference's rounded sums."""
+    cfg = NetworkConfig(n_neurons=300, scale_weights_with_n=True)
+    out = {b: simulate(cfg, b, dtype="float32", duration_ms=500.0) for b in ("numpy", "numba")}
+    (sim_a, rec_a), (sim_b, rec_b) = out["numpy"], out["numba"]
+    assert rec_a.spikes.num_spikes > 100
+    np.testing.assert_array_equal(rec_a.spikes.i, rec_b.spikes.i)
+    np.testing.assert_array_equal(sim_a.state.v, sim_b.state.v)
