@@ -20,7 +20,8 @@ def _label(r):
     if r["simulator"] == "neurosim":
         return f"neurosim numba {r['dtype'].replace('float', 'f')}"
     if r["backend"] == "cpp_standalone":
-        return f"Brian2 cpp {r['threads']} thr"
+        passive = " PASSIVE" if r["cache"] == "rerun-passive" else ""  # OMP_WAIT_POLICY
+        return f"Brian2 cpp {r['threads']} thr{passive}"
     return f"Brian2 {r['backend']}"
 
 
