@@ -139,6 +139,7 @@ def rerun_binary(build_dir: Path, env_extra: dict | None = None) -> tuple[dict |
     """Re-run an already compiled cpp_standalone binary: its loop time, spikes and peak RSS."""
     env = dict(os.environ)
     env.update(env_extra or {})
+    build_dir = Path(build_dir).resolve()  # ./main runs with cwd=build_dir
     rss_file = build_dir / "rerun_peak_rss_kb.txt"
     t0 = time.perf_counter()
     proc = subprocess.run(["/usr/bin/time", "-f", "%M", "-o", str(rss_file), "./main"],
