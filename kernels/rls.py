@@ -67,8 +67,8 @@ __all__ = [
 
 
 def _cast_like(a, v):
-    """Cast scalar ``v`` to the dtype of array ``a`` (njit only)."""
-    raise NotImplementedError("njit only")
+    """Cast scalar ``v`` to the dtype of array ``a`` (inside compiled code; see the overload)."""
+    return a.dtype.type(v)
 
 
 @overload(_cast_like)

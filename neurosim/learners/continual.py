@@ -36,6 +36,7 @@ checkpoint; :meth:`load_state` restores one in place.
 """
 from __future__ import annotations
 
+import abc
 import dataclasses
 import math
 
@@ -133,8 +134,9 @@ class _TrialLearner(BlockAware, Learner):
     def _new_state(self, shape, dtype) -> dict:
         return {}
 
+    @abc.abstractmethod
     def _apply(self, W, U, eta) -> float:
-        raise NotImplementedError
+        """Apply this method's per-trial update of W from U; return the fraction updated."""
 
     def _end_block(self, W, n_trials) -> None:
         pass
