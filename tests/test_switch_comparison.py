@@ -97,3 +97,36 @@ def test_timing_switch_force_needs_reset():
     assert n_force is None or n_force >= 0.5 * n1, (n_force, n_reset, n_tf)
     assert n_reset is not None and n_reset <= 50, (n_force, n_reset, n_tf)
     assert n_tf is not None and n_tf <= 50, (n_force, n_reset, n_tf)
+
+
+def test_compare_force_writes_table_results_and_figure(tmp_path, capsys):
+    """The ``--compare force`` path end to end at toy size (numbers not judged here)."""
+    import h5py
+    from neurosim.experiments.whatwhen import run_compare
+    cfg = resolve(DEFAULT_CONFIG, {
+        "network": {"n_neurons": 100},
+        "paradigm": {"switch_trials": [12, 56], "probability_trials": 6},
+        "compare": {"seeds": 2, "timing_trials": 8, "probability_trials": 30, "gain_trials": 4}})
+    out, fig = tmp_path / "ww.h5", tmp_path / "ww.png"
+    rows = run_compare(cfg, out, fig, report=None)
+    assert len(rows) == 2 * len(C.CONDITIONS)
+    assert {r["condition"] for r in rows} == set(C.CONDITIONS)
+    printed = capsys.readouterr().out
+    assert "FORCE, reset at switch" in printed and "cum.mean" in printed
+    with h5py.File(out) as f:
+        m = f["runs/compare_force/metrics"]
+        assert m["r7_amplitude"].shape == (2, len(C.CONDITIONS))
+        assert m["r7_curves"].shape == (2, len(C.CONDITIONS), 20 + 30)
+        assert m["r6_peak_curves"].shape == (2, len(C.CONDITIONS), 20 + 8)
+    assert (tmp_path / "ww_compare.png").stat().st_size > 0
+
+
+def test_curves_align_on_the_switch_with_short_prefixes():
+    """Figure curves start 20 trials before the switch, NaN-padded when n1 < 20."""
+    z0 = np.arange(15, dtype=np.float32)[:, None] * np.ones((1, 700), np.float32)
+    table = {"trial": np.arange(15), "occurred": np.zeros(15, bool),
+             "latency_ms": np.full(15, np.nan), "cue": np.zeros(15, int)}
+    branch = C.Branch(z0, table, n1=10, wall_s=0.0)
+    curve = C._amplitude_after(branch, 600.0, 1.0, 1.0, 5)
+    assert np.all(np.isnan(curve[:10]))
+    np.testing.assert_allclose(curve[10:25], np.arange(15))

@@ -8,7 +8,8 @@ One timing reservoir; each phase trains a fresh three-factor readout on its own 
 R0 (regime) and R1 (time-since-cue decodability) run first. Criteria use z0, the output with
 the weights frozen when the gate opened, on the anticipatory window.
 
-The FORCE halves of R6 and R7 (``force.in_main``, on by default) run FORCE (RLS, MODEL.md:
+The FORCE halves of R6 and R7 (``force.in_main``; off by default, on with ``--compare force``
+or ``--set force.in_main=true``) run FORCE (RLS, MODEL.md:
 P(0) = I / 10, an update every 20 gated steps, "when" output only) on the single-channel
 switch family of ``whatwhen_compare``: block 0 of the ``switch`` phase, then forks for the
 timing switch (``single_latency_ms`` -> ``single_switched_latency_ms``) and the probability
@@ -49,11 +50,16 @@ DEFAULT_CONFIG = {
     # shortest memory that still holds about as many samples as there are features (2001 at
     # N = 1000), so the windowed least-squares problem stays determined; shorter memories
     # chase single-trial noise (and RLS "winds up" in weakly excited directions).
-    "force": {"alpha": 10.0, "rls_every": 20, "forgetting": 0.9995, "in_main": True},
+    # in_main: FORCE halves of R6/R7 in the main table. Off by default: they add ~430 FORCE
+    # trials (1 prefix of 200, branches of 100 + ~20 + 56 + 56) = ~21,500 RLS updates on 2001
+    # features, ~35 s on 2 quiet cores (measured: +71 s CPU under load 5-8), which would push
+    # the main job past its 2-minute budget. --compare force switches it on.
+    "force": {"alpha": 10.0, "rls_every": 20, "forgetting": 0.9995, "in_main": False},
     # --compare force: seeds run.seed .. run.seed + seeds - 1; branch lengths after each
     # switch (timing_trials >= 0.5 n1 so that FORCE without reset can fail R6 visibly);
-    # gain_trials: fresh P = 1 run per learner for its own gain (last half averaged).
-    "compare": {"seeds": 3, "timing_trials": 200, "probability_trials": 100, "gain_trials": 60},
+    # gain_trials: fresh P = 1 run per FORCE learner for its own gain (last half averaged;
+    # the three-factor rule gets paradigm.probability_trials, R4's P = 1 block).
+    "compare": {"seeds": 3, "timing_trials": 150, "probability_trials": 60, "gain_trials": 40},
     "seeds": {"full_network_seeds": 10},
 }
 
@@ -179,6 +185,8 @@ def run(config: dict | None, out: Path, figure: Path | None = None, report="tqdm
     if compare is not None and compare != "force":
         raise ConfigError(f"--compare {compare!r}: the only comparison is 'force'")
     config = resolve(DEFAULT_CONFIG, config)
+    if compare == "force":
+        config = dict(config, force=dict(config["force"], in_main=True))
     t0 = time.perf_counter()
     if out.exists():
         out.unlink()
@@ -221,7 +229,7 @@ def run_compare(config: dict, out: Path | None, figure: Path | None, report="tqd
         c = config["compare"]
         n1 = config["paradigm"]["switch_trials"][0]
         bar = _progress(report, 3 * n1 + 4 * c["timing_trials"] + 4 * c["probability_trials"]
-                        + 3 * c["gain_trials"])
+                        + 2 * c["gain_trials"] + config["paradigm"]["probability_trials"])
         results.append(compare_seed(net_single, rc, config, seed, progress=bar))
         bar.close()
     rows = compare_rows(results)
@@ -229,7 +237,9 @@ def run_compare(config: dict, out: Path | None, figure: Path | None, report="tqd
     print(f"FORCE vs three-factor on the switches (n1 = {results[0]['n1']}; R6: trials after "
           f"the timing switch {results[0]['latency_ms']:.0f} -> {results[0]['moved_ms']:.0f} ms "
           f"until R2 holds; R7: amplitude over trials +25..+55 after {results[0]['p1']} -> "
-          f"{results[0]['p2']}, normalised by each learner's own gain at P = 1)")
+          f"{results[0]['p2']}, normalised by each learner's own gain at P = 1 (fresh run); "
+          "(pre/p1): by its pre-switch amplitude / p1; (3f gain): by the three-factor gain; "
+          "pre: pre-switch amplitude / own gain)")
     print(format_compare(rows))
     print(f"comparison wall time {time.perf_counter() - t0:.1f} s")
     if out is not None:

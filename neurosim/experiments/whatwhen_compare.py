@@ -249,8 +249,10 @@ def _amplitude_after(branch, latency, dt, gain, n_post):
     """Normalised amplitude per trial from 20 before the switch to ``n_post`` after (NaN pad)."""
     amps = amplitude_curve(branch, latency, dt) / gain
     out = np.full(20 + n_post, np.nan)
-    seg = amps[branch.n1 - 20:branch.n1 + n_post]
-    out[:seg.size] = seg
+    lo = max(0, branch.n1 - 20)
+    seg = amps[lo:branch.n1 + n_post]
+    start = lo - (branch.n1 - 20)
+    out[start:start + seg.size] = seg
     return out
 
 
@@ -259,7 +261,7 @@ def _running_peak_after(branch, dt, n_post, window=R6_WINDOW):
     per trial from 20 before the switch to ``n_post`` after (NaN pad)."""
     masked = mask_after_onset(branch.z0, _onsets(branch.table, dt))
     out = np.full(20 + n_post, np.nan)
-    for j in range(branch.n1 - 20, min(len(branch.table["trial"]), branch.n1 + n_post)):
+    for j in range(max(0, branch.n1 - 20), min(len(branch.table["trial"]), branch.n1 + n_post)):
         lo = max(0, j - window + 1) if j < branch.n1 else max(branch.n1, j - window + 1)
         if j - lo + 1 < 3:
             continue
@@ -352,8 +354,12 @@ def compare_seed(net_single, run_cfg, config, seed, progress=None) -> dict:
                            "probability": fam["probability_reset"]}
     runs["force_forget"] = run_family(net_single, run_cfg, specs, learners["force_forget"],
                                       seed + 1, both, progress=progress)
-    gains = {k: gain_at_p1(net_single, run_cfg, par, lrn, seed + 101,
-                           int(ccfg["gain_trials"]), progress=progress)
+    # Own gain at P = 1 on a fresh run: RLS converges within a few trials, so FORCE gets
+    # ``gain_trials``; the slower three-factor rule gets R4's P = 1 block length.
+    n_gain = {k: int(ccfg["gain_trials"]) for k in learners}
+    n_gain["three_factor"] = int(par["probability_trials"])
+    gains = {k: gain_at_p1(net_single, run_cfg, par, lrn, seed + 101, n_gain[k],
+                           progress=progress)
              for k, lrn in learners.items()}
     gains["force_reset"] = gains["force"]
     out = {"seed": seed, "n1": n1, "p1": p1, "p2": p2, "latency_ms": lat, "moved_ms": moved,
@@ -369,6 +375,8 @@ def compare_seed(net_single, run_cfg, config, seed, progress=None) -> dict:
                                                  gains["three_factor"]),
             "gain": gain,
             "pre": float(np.mean(amplitude_curve(r["prefix"], lat, dt)[-40:]) / gain),
+            "r7_pre_gain": r7_amplitude(r["probability"], lat, dt, float(np.mean(
+                amplitude_curve(r["prefix"], lat, dt)[-40:])) / p1),
             "amp_curve": _amplitude_after(r["probability"], lat, dt, gain, n_p),
             "peak_curve": _running_peak_after(r["timing"], dt, n_t),
         }
@@ -399,6 +407,7 @@ def compare_rows(results) -> list[dict]:
             rows.append({"seed": res["seed"], "condition": name,
                          "r6_trials": c["r6"], "r6_cap": res["timing_trials"],
                          "r7_amplitude": c["r7"], "r7_three_factor_gain": c["r7_three_factor_gain"],
+                         "r7_pre_switch_gain": c["r7_pre_gain"],
                          "gain": c["gain"], "pre_switch": c["pre"],
                          "cumulative_mean": res["cumulative_mean"], "expected": text,
                          "passed": ok})
@@ -406,14 +415,16 @@ def compare_rows(results) -> list[dict]:
 
 
 def format_compare(rows) -> str:
-    head = (f"{'seed':>4}  {'condition':<24} {'R6 trials':>9} {'R7 amp':>7} {'(3f gain)':>9} "
-            f"{'gain':>5} {'cum.mean':>8}  {'expected signature':<34} result")
+    head = (f"{'seed':>4}  {'condition':<24} {'R6 trials':>9} {'R7 amp':>7} {'(pre/p1)':>8} "
+            f"{'(3f gain)':>9} {'gain':>5} {'pre':>5} {'cum.mean':>8}  {'expected signature':<34} "
+            "result")
     lines = [head]
     for r in rows:
         verdict = {True: "PASS", False: "FAIL", None: "-"}[r["passed"]]
         lines.append(f"{r['seed']:>4}  {CONDITION_LABELS[r['condition']]:<24} "
                      f"{fmt_trials(r['r6_trials'], r['r6_cap']):>9} {r['r7_amplitude']:>7.2f} "
-                     f"{r['r7_three_factor_gain']:>9.2f} {r['gain']:>5.2f} "
+                     f"{r['r7_pre_switch_gain']:>8.2f} {r['r7_three_factor_gain']:>9.2f} "
+                     f"{r['gain']:>5.2f} {r['pre_switch']:>5.2f} "
                      f"{r['cumulative_mean']:>8.2f}  {r['expected']:<34} {verdict}")
     return "\n".join(lines)
 
@@ -432,6 +443,7 @@ def write_compare(out, results, rows, resolved, run_cfg):
                              for res in results], dtype=float)
         tables = {"r6_trials": grid("r6"), "r7_amplitude": grid("r7"),
                   "r7_amplitude_three_factor_gain": grid("r7_three_factor_gain"),
+                  "r7_amplitude_pre_switch_gain": grid("r7_pre_gain"),
                   "gain_p1": grid("gain"), "pre_switch_amplitude": grid("pre"),
                   "r7_curves": np.array([[res["conditions"][c]["amp_curve"]
                                           for c in CONDITIONS] for res in results]),

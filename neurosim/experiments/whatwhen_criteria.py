@@ -185,7 +185,7 @@ def evaluate(phases, specs, stats, net, run_cfg, config) -> dict:
     r6_tf = n_to is not None and n_to <= 50
     if f is None:
         rows.append(_row("R6", f"timing switch (A -> {new_l:.0f} ms)",
-                         f"three-factor {n_to if n_to is not None else 'never'} trials; "
+                         f"three-factor {_trials(n_to, mspec.blocks[1].n_trials)} trials; "
                          "FORCE: run with --compare force", "three-factor <= 50 trials", r6_tf))
     else:
         cap, n1 = f["cap"], f["n1"]
@@ -198,7 +198,7 @@ def evaluate(phases, specs, stats, net, run_cfg, config) -> dict:
         tf_single_ok = tfs is not None and tfs <= 50
         rows.append(_row(
             "R6", f"timing switch (A -> {new_l:.0f} ms)",
-            f"3f {n_to if n_to is not None else 'never'}; 1-ch {f['latency_ms']:.0f}->"
+            f"3f {_trials(n_to, mspec.blocks[1].n_trials)}; 1-ch {f['latency_ms']:.0f}->"
             f"{f['moved_ms']:.0f}: 3f {_trials(tfs, 50)}, FORCE {_trials(fr, cap)}, "
             f"reset {_trials(frr, 50)}",
             f"3f <= 50; FORCE >= {0.5 * n1:.0f}; reset <= 50",

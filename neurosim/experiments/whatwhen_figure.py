@@ -2,6 +2,8 @@
 and the what/when subspace angle over learning."""
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 
 from ..analysis.whatwhen import anticipatory_amplitude, mask_after_onset, masked_mean
@@ -67,7 +69,14 @@ def draw(result: dict, path) -> None:
     n1 = sspec.blocks[0].n_trials
     x = np.arange(amps.size) - n1
     ax.plot(x, amps, ".", alpha=0.4, ms=3)
-    ax.plot(x, np.convolve(amps, np.ones(10) / 10, mode="same"), label="10-trial mean")
+    ax.plot(x, _trailing_mean(amps, 10), label="three-factor, 10-trial mean")
+    force = result.get("force")
+    if force is not None:
+        for key, color, label in (("probability", "C3", "FORCE, no reset"),
+                                  ("probability_reset", "C2", "FORCE, reset at switch")):
+            curve = force["force_curves"][key]
+            ax.plot(np.arange(curve.size) - force["n1"], _trailing_mean(curve, 10), color=color,
+                    label=label)
     for blk in sspec.blocks:
         ax.axhline(blk.p_stimulus, color="k", ls=":")
     ax.axvspan(25, 55, color="0.9", label="R7 window")
@@ -102,6 +111,16 @@ def draw(result: dict, path) -> None:
     plt.close(fig)
 
 
+def _trailing_mean(values, n):
+    """Mean of the last ``n`` finite values up to each trial (NaN where none)."""
+    out = np.full(len(values), np.nan)
+    for i in range(len(values)):
+        seg = values[max(0, i - n + 1):i + 1]
+        if np.any(np.isfinite(seg)):
+            out[i] = np.nanmean(seg)
+    return out
+
+
 def draw_compare(results: list, path) -> None:
     """FORCE vs three-factor: adaptation after each switch, mean over seeds (thin: per seed).
 
@@ -120,11 +139,13 @@ def draw_compare(results: list, path) -> None:
     for name in CONDITIONS:
         curves = np.array([r["conditions"][name]["amp_curve"] for r in results])
         x = np.arange(curves.shape[1]) - 20
-        smooth = np.array([np.convolve(c, np.ones(10) / 10, mode="same") for c in curves])
+        smooth = np.array([_trailing_mean(c, 10) for c in curves])
         for c in smooth:
             ax.plot(x, c, color=colors[name], lw=0.5, alpha=0.4)
-        ax.plot(x, np.nanmean(smooth, axis=0), color=colors[name], lw=2,
-                label=CONDITION_LABELS[name])
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)
+            mean = np.nanmean(smooth, axis=0)
+        ax.plot(x, mean, color=colors[name], lw=2, label=CONDITION_LABELS[name])
     k = np.arange(0, x[-1] + 1)
     ax.plot(k, (n1 * p1 + k * p2) / (n1 + k), "k--", lw=1, label="cumulative mean")
     for p in (p1, p2):
@@ -132,7 +153,7 @@ def draw_compare(results: list, path) -> None:
     ax.axvspan(*R7_TRIALS, color="0.9", label="R7 window")
     ax.axvline(0, color="r", lw=0.8)
     ax.set(xlabel=f"trials after the probability switch {p1} -> {p2}",
-           ylabel="normalised anticipatory amplitude (10-trial mean)",
+           ylabel="normalised anticipatory amplitude (trailing 10-trial mean)",
            title="R7: probability switch", ylim=(-0.1, 1.1))
     ax.legend(fontsize=7, loc="upper right")
     ax = axes[1]
@@ -141,8 +162,10 @@ def draw_compare(results: list, path) -> None:
         x = np.arange(curves.shape[1]) - 20
         for c in curves:
             ax.plot(x, c, color=colors[name], lw=0.5, alpha=0.4)
-        ax.plot(x, np.nanmedian(curves, axis=0), color=colors[name], lw=2,
-                label=CONDITION_LABELS[name])
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)
+            median = np.nanmedian(curves, axis=0)
+        ax.plot(x, median, color=colors[name], lw=2, label=CONDITION_LABELS[name])
     old, new = res0["latency_ms"], res0["moved_ms"]
     ax.axhspan(new - TIMING_TOLERANCE_MS, new + TIMING_TOLERANCE_MS, color="0.9",
                label="new latency +-50 ms")
