@@ -52,8 +52,9 @@ DEFAULT_CONFIG = {
     # chase single-trial noise (and RLS "winds up" in weakly excited directions).
     # in_main: FORCE halves of R6/R7 in the main table. Off by default: they add ~430 FORCE
     # trials (1 prefix of 200, branches of 100 + ~20 + 56 + 56) = ~21,500 RLS updates on 2001
-    # features, ~35 s on 2 quiet cores (measured: +71 s CPU under load 5-8), which would push
-    # the main job past its 2-minute budget. --compare force switches it on.
+    # features. Measured back to back on the shared 2-core machine: main job 67 s without,
+    # 121 s with them (user CPU 68 s vs 119 s), past the main job's 2-minute budget.
+    # --compare force switches it on.
     "force": {"alpha": 10.0, "rls_every": 20, "forgetting": 0.9995, "in_main": False},
     # --compare force: seeds run.seed .. run.seed + seeds - 1; branch lengths after each
     # switch (timing_trials >= 0.5 n1 so that FORCE without reset can fail R6 visibly);
