@@ -183,22 +183,30 @@ def _readout(r, s, io, t):
     if g > 0.0 and r.counters[0] == 0:
         r.W0[:, :] = r.W
     r.counters[0] = 1 if g > 0.0 else 0
+    learning = r.rule != 0
     for k in range(n_out):
-        acc = 0.0
-        for j in range(n_feat):
-            acc += np.float64(r.W[k, j]) * np.float64(x[j])
-        r.z[k] = acc
-        if g > 0.0:
+        if g > 0.0 and learning and r.online[k] > 0.0:
+            # W may have moved since the gate opened: z and z0 in one pass over x
+            acc = 0.0
             acc0 = 0.0
             for j in range(n_feat):
-                acc0 += np.float64(r.W0[k, j]) * np.float64(x[j])
+                xj = np.float64(x[j])
+                acc += np.float64(r.W[k, j]) * xj
+                acc0 += np.float64(r.W0[k, j]) * xj
+            r.z[k] = acc
             r.z0[k] = acc0
         else:
-            r.z0[k] = r.z[k]
-    for j in range(n_feat):
-        if r.e_decay == 0.0:
+            # rows that do not learn inside the kernel equal their snapshot: z0 is z
+            acc = 0.0
+            for j in range(n_feat):
+                acc += np.float64(r.W[k, j]) * np.float64(x[j])
+            r.z[k] = acc
+            r.z0[k] = acc
+    if r.e_decay == 0.0:
+        for j in range(n_feat):
             r.elig[j] = x[j]
-        else:
+    else:
+        for j in range(n_feat):
             r.elig[j] = r.elig[j] * r.e_decay + x[j]
     if g > 0.0:
         sq = 0.0
