@@ -19,6 +19,7 @@ comparison (with FORCE with forgetting) over ``compare.seeds`` seeds: table, HDF
 """
 from __future__ import annotations
 
+import dataclasses
 import time
 from pathlib import Path
 
@@ -97,7 +98,6 @@ def run_seed(config: dict, out: Path | None, report, seed: int, tag: str = "") -
     """All phases and criteria for one network seed; returns the evaluation dict."""
     from .whatwhen_checks import regime_check, decodability_check
     net_cfg, run_cfg = network_and_run(config)
-    import dataclasses
     run_cfg = dataclasses.replace(run_cfg, seed=seed)
     learner_cfg = dict(config["learner"])
     learner = make_learner(learner_cfg.pop("name"), **learner_cfg)
@@ -189,8 +189,12 @@ def run(config: dict | None, out: Path, figure: Path | None = None, report="tqdm
     if compare == "force":
         config = dict(config, force=dict(config["force"], in_main=True))
     t0 = time.perf_counter()
-    if out.exists():
-        out.unlink()
+    if out.exists():  # the phases have fixed run ids: keep the old file, never delete it
+        n = 1
+        while (kept := out.with_name(f"{out.stem}.prev-{n}{out.suffix}")).exists():
+            n += 1
+        out.rename(kept)
+        print(f"{out} exists: moved it to {kept}")
     _, run_cfg = network_and_run(config)
     result = run_seed(config, out, report, run_cfg.seed)
     rows = result["rows"]
