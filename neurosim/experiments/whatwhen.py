@@ -85,7 +85,6 @@ def _specs(par: dict, dt_ms: float) -> dict[str, WhatWhenSpec]:
 
 def _single_channel_network(net_cfg):
     """The same reservoir with one cue and one identity channel (first cue, first identity)."""
-    import dataclasses
     cues = [c for c in net_cfg.inputs if c.name.startswith("cue")]
     ids = [c for c in net_cfg.inputs if not c.name.startswith("cue")]
     if not cues or not ids:
@@ -219,7 +218,6 @@ def run(config: dict | None, out: Path, figure: Path | None = None, report="tqdm
 
 def run_compare(config: dict, out: Path | None, figure: Path | None, report="tqdm") -> list:
     """FORCE (no reset, reset, forgetting) vs three-factor on both switches, several seeds."""
-    import dataclasses
     from .whatwhen_compare import compare_rows, compare_seed, format_compare, write_compare
     t0 = time.perf_counter()
     net_cfg, run_cfg = network_and_run(config)
