@@ -240,10 +240,14 @@ def evaluate(phases, specs, stats, net, run_cfg, config) -> dict:
 
 
 def seeds_row(results) -> dict:
-    """R10: on how many seeds do R2-R8 all hold."""
-    ok = [all(r["passed"] for r in res["rows"] if r["id"] in
-              ("R2", "R3", "R4", "R5", "R6", "R7", "R8")) for res in results]
-    return _row("R10", "seeds", f"{sum(ok)} of {len(ok)} seeds", ">= 8 of 10", sum(ok) >= 8)
+    """R10: on how many seeds do R2-R8 all hold (and how often each one holds)."""
+    ids = ("R2", "R3", "R4", "R5", "R6", "R7", "R8")
+    passed = [{r["id"]: bool(r["passed"]) for r in res["rows"] if r["id"] in ids}
+              for res in results]
+    ok = sum(all(p.values()) for p in passed)
+    each = " ".join(f"{i}:{sum(p[i] for p in passed)}" for i in ids)
+    return _row("R10", "seeds", f"{ok} of {len(results)} seeds ({each})", ">= 8 of 10",
+                ok >= 8)
 
 
 def format_table(rows) -> str:
