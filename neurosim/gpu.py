@@ -63,7 +63,7 @@ def array_module():
     return cupy
 
 
-def to_device(host) -> "xp.ndarray":
+def to_device(host):
     """Copy a host array to the device (a fresh array; zero-size dims padded to 1)."""
     host = np.asarray(host)
     if host.size == 0:

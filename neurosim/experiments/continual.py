@@ -236,7 +236,7 @@ def run_method(net, run_cfg, config: dict, method: str, seed: int) -> dict:
     R = np.full((len(tasks), K), np.nan)
     curves, fractions, to_crit, censored = [], [], [], 0
     for b, (task, n) in enumerate(zip(tasks, sizes)):
-        traces, onsets = [], []
+        traces = []
         for ch, cue, stim in task_chunks(par, int(task), int(n), p, ss[b], dt, K):
             sim.readout = learner.before_chunk(sim.readout, ch)
             res = sim.run_one_chunk(ch)
@@ -329,7 +329,6 @@ def format_table(rows) -> str:
 def write_results(out: Path, config: dict, runs: list[dict], rows: list[dict], run_cfg,
                   n_neurons: int, wall_s: float):
     """One run group per method and seed (metrics/accuracy_matrix, curves) and a summary run."""
-    from ..results import ResultsWriter
     from .common import open_run
     for r in runs:
         writer, rw = open_run(out, "continual", config, dataclasses.replace(run_cfg, seed=r["seed"]),

@@ -32,10 +32,8 @@ from ..analysis.whatwhen import anticipatory_amplitude, mask_after_onset, masked
 from ..learners import make_learner
 from ..paradigms.whatwhen import WhatWhenSpec, WhatWhenStream, switch_blocks
 from ..simulator import Simulator, n_features
+from .whatwhen_criteria import PEAK_SEARCH_FROM_MS, R6_WINDOW, _onsets, timing_ok_curve
 
-TIMING_TOLERANCE_MS = 50.0
-PEAK_SEARCH_FROM_MS = 150.0
-R6_WINDOW = 10
 R7_TRIALS = (25, 55)   # trials after the switch, inclusive
 
 CONDITIONS = ("three_factor", "force", "force_reset", "force_forget")
@@ -154,28 +152,6 @@ def run_family(network, run_cfg, specs: dict, learner, seed: int, branches, pref
 
 
 # --------------------------------------------------------------------------- measurements
-
-def _onsets(table, dt):
-    return np.where(table["occurred"], np.rint(table["latency_ms"] / dt), -1).astype(int)
-
-
-def timing_ok_curve(z0_when, table, n1, new_latency_ms, dt, cue=0, window=R6_WINDOW):
-    """R6 per post-switch trial j: is the peak of the anticipatory output, averaged over the
-    last ``window`` trials of cue ``cue`` up to j (after the switch only), within
-    +-50 ms of the new latency? (1.0 / 0.0, fewer than 3 such trials: 0.0.)"""
-    masked = mask_after_onset(z0_when, _onsets(table, dt))
-    after = np.arange(n1, len(table["trial"]))
-    ok = []
-    for j in after:
-        recent = after[(after <= j) & (table["cue"][after] == cue)][-window:]
-        if len(recent) < 3:
-            ok.append(0.0)
-            continue
-        t_peak, _ = peak_time(masked_mean(masked[recent], min_trials=2), dt,
-                              lo_ms=PEAK_SEARCH_FROM_MS)
-        ok.append(float(abs(t_peak - new_latency_ms) <= TIMING_TOLERANCE_MS))
-    return np.asarray(ok)
-
 
 def trials_to_timing(branch: Branch, new_latency_ms, dt) -> int | None:
     """Trials after the switch until R2 is first re-satisfied (None: not within the branch)."""

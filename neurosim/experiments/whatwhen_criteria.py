@@ -14,6 +14,7 @@ TIMING_TOLERANCE_MS = 50.0
 # of the excitatory neurons hard and the frozen output can swing there, which says nothing
 # about predicted timing.
 PEAK_SEARCH_FROM_MS = 150.0
+R6_WINDOW = 10  # trials of the switched cue averaged when judging re-adaptation
 
 
 def _row(rid, experiment, value, criterion, passed):
@@ -60,23 +61,31 @@ def _when_peaks(phase, trials, latencies, dt):
     return out
 
 
-def _r6(phase, spec, dt, window=10):
-    """Trials after the timing switch until the cue-0 running peak is within tolerance."""
-    table = phase.table
-    n1 = spec.blocks[0].n_trials
-    new_latency = spec.blocks[1].latencies_ms[int(np.argmax(spec.blocks[1].identity_probs[0]))]
-    masked = mask_after_onset(phase.z0[:, :, 0], _onsets(table, dt))
+def timing_ok_curve(z0_when, table, n1, new_latency_ms, dt, cue=0, window=R6_WINDOW):
+    """R6 per post-switch trial j: is the peak of the anticipatory output, averaged over the
+    last ``window`` trials of cue ``cue`` up to j (after the switch only), within
+    +-50 ms of the new latency? (1.0 / 0.0, fewer than 3 such trials: 0.0.)"""
+    masked = mask_after_onset(z0_when, _onsets(table, dt))
     after = np.arange(n1, len(table["trial"]))
     ok = []
     for j in after:
-        recent = after[(after <= j) & (table["cue"][after] == 0)][-window:]
+        recent = after[(after <= j) & (table["cue"][after] == cue)][-window:]
         if len(recent) < 3:
             ok.append(0.0)
             continue
         t_peak, _ = peak_time(masked_mean(masked[recent], min_trials=2), dt,
                               lo_ms=PEAK_SEARCH_FROM_MS)
-        ok.append(float(abs(t_peak - new_latency) <= TIMING_TOLERANCE_MS))
-    return trials_to_criterion(np.asarray(ok), 1.0, window=1), new_latency
+        ok.append(float(abs(t_peak - new_latency_ms) <= TIMING_TOLERANCE_MS))
+    return np.asarray(ok)
+
+
+
+def _r6(phase, spec, dt, window=R6_WINDOW):
+    """Trials after the timing switch until the cue-0 running peak is within tolerance."""
+    n1 = spec.blocks[0].n_trials
+    new_latency = spec.blocks[1].latencies_ms[int(np.argmax(spec.blocks[1].identity_probs[0]))]
+    ok = timing_ok_curve(phase.z0[:, :, 0], phase.table, n1, new_latency, dt, window=window)
+    return trials_to_criterion(ok, 1.0, window=1), new_latency
 
 
 def _trials(n, cap):

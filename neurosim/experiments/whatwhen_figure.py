@@ -129,7 +129,8 @@ def draw_compare(results: list, path) -> None:
     averaged over the last 10 trials after the timing switch, with the +-50 ms band.
     """
     from ..plotting._common import pyplot
-    from .whatwhen_compare import CONDITION_LABELS, CONDITIONS, R7_TRIALS, TIMING_TOLERANCE_MS
+    from .whatwhen_compare import CONDITION_LABELS, CONDITIONS, R7_TRIALS
+    from .whatwhen_criteria import TIMING_TOLERANCE_MS
     plt = pyplot()
     res0 = results[0]
     n1, p1, p2 = res0["n1"], res0["p1"], res0["p2"]
