@@ -67,6 +67,18 @@ def out_dir(arg=None) -> Path:
     return d
 
 
+def write_csv(path: Path, rows: list[dict]) -> None:
+    """Tidy CSV of ``rows`` (columns: the union of their keys, in first-seen order)."""
+    fields = []
+    for r in rows:
+        fields += [k for k in r if k not in fields]
+    with open(path, "w", newline="") as fh:
+        w = csv.DictWriter(fh, fieldnames=fields)
+        w.writeheader()
+        w.writerows(rows)
+    print(f"wrote {path}")
+
+
 def build_b5_network(n, k=K_SYN, seed=1, dtype="float32", block=100_000) -> Network:
     """Izhikevich 2003 network with exactly ``min(k, n)`` sorted CSR targets per neuron."""
     rng = np.random.default_rng(seed)
@@ -235,15 +247,7 @@ def main(argv=None):
                   f"{row['mean_rate_hz']:.1f} Hz  floor {fl:.2f} ms  x{row['x_floor']}",
                   flush=True)
         del net
-    path = out_dir(args.out) / "b5_scaling.csv"
-    fields = []
-    for r in rows:
-        fields += [k for k in r if k not in fields]
-    with open(path, "w", newline="") as fh:
-        w = csv.DictWriter(fh, fieldnames=fields)
-        w.writeheader()
-        w.writerows(rows)
-    print(f"wrote {path}")
+    write_csv(out_dir(args.out) / "b5_scaling.csv", rows)
     return rows
 
 

@@ -26,7 +26,6 @@ for _v in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
     os.environ.setdefault(_v, "1")
 
 import argparse  # noqa: E402
-import csv  # noqa: E402
 import statistics  # noqa: E402
 import sys  # noqa: E402
 from pathlib import Path  # noqa: E402
@@ -34,7 +33,7 @@ from pathlib import Path  # noqa: E402
 import numpy as np  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).parent))
-from b5_scaling import device_string, host_string, out_dir  # noqa: E402
+from b5_scaling import device_string, host_string, out_dir, write_csv  # noqa: E402
 
 from neurosim.config import NetworkConfig, RunConfig  # noqa: E402
 from neurosim.gpu import run_replicates  # noqa: E402
@@ -114,13 +113,7 @@ def main(argv=None):
             print(f"  cuda B={B:5d}: {res.wall_s:.3f} s, {agg:.1f} sim-s/s, x"
                   f"{rows[-1]['speedup_vs_cpu_seq']} vs sequential CPU, {rate:.1f} Hz",
                   flush=True)
-    path = out_dir(args.out) / "b6_replicates.csv"
-    fields = list(rows[0]) + ["error"]
-    with open(path, "w", newline="") as fh:
-        w = csv.DictWriter(fh, fieldnames=fields)
-        w.writeheader()
-        w.writerows(rows)
-    print(f"wrote {path}")
+    write_csv(out_dir(args.out) / "b6_replicates.csv", rows)
     return rows
 
 
