@@ -38,14 +38,12 @@ from __future__ import annotations
 
 import abc
 import dataclasses
-import math
 
 import numpy as np
 
 from ..config import ConfigError, check_range
 from ..kernels import continual as kc
 from ..kernels.records import Readout
-from ..simulator import new_readout
 from .base import Learner, register
 from .three_factor import ThreeFactor
 
@@ -77,11 +75,8 @@ class _TrialLearner(BlockAware, Learner):
 
     # ----------------------------------------------------------------- contract
     def init_state(self, n_features, n_outputs, n_neurons, dtype, dt_ms) -> Readout:
-        online = np.zeros(n_outputs)
-        online[0] = 1.0
-        e_decay = math.exp(-dt_ms / self.tau_e_ms) if self.tau_e_ms > 0 else 0.0
-        readout = new_readout(n_outputs, n_features, n_neurons, dtype, rule="accumulate",
-                              eta=0.0, e_decay=e_decay, dt_ms=dt_ms, online=online)
+        readout = self._what().build_readout(n_features, n_outputs, n_neurons, dtype, dt_ms,
+                                             "accumulate")
         shape = (1, n_features)
         state = {"n_trials": np.zeros((), np.int64), "block_trials": np.zeros((), np.int64),
                  "fraction_sum": np.zeros(())}

@@ -55,10 +55,14 @@ class ThreeFactor(Learner):
         check_range("three_factor.eta_what0", self.eta_what0, 0)
 
     def init_state(self, n_features, n_outputs, n_neurons, dtype, dt_ms) -> Readout:
+        return self.build_readout(n_features, n_outputs, n_neurons, dtype, dt_ms, "online")
+
+    def build_readout(self, n_features, n_outputs, n_neurons, dtype, dt_ms, rule) -> Readout:
+        """Zero readout whose output 0 learns in the kernel by ``rule``, eligibility from tau_e."""
         online = np.zeros(n_outputs)
         online[0] = 1.0
         e_decay = math.exp(-dt_ms / self.tau_e_ms) if self.tau_e_ms > 0 else 0.0
-        return new_readout(n_outputs, n_features, n_neurons, dtype, rule="online",
+        return new_readout(n_outputs, n_features, n_neurons, dtype, rule=rule,
                            eta=0.0, e_decay=e_decay, dt_ms=dt_ms, online=online)
 
     def before_chunk(self, readout: Readout, chunk) -> Readout:
