@@ -1,6 +1,7 @@
 """The ``neurosim`` command line: run experiments, inspect and plot results, show the setup.
 
     neurosim run whatwhen [--config FILE] [--set section.key=value ...] [--out results.h5]
+    neurosim run whatwhen_robustness [--quick] [--compare force]
     neurosim run izhikevich2003 --resume results.h5 [--run ID]
     neurosim inspect results.h5
     neurosim plot results.h5 [--run ID] [--kind raster|rates|readouts|weights|metrics] --out fig.png
@@ -30,6 +31,8 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--seed", type=int, default=None, help="shortcut for --set run.seed=N")
     run.add_argument("--backend", default=None, help="shortcut for --set run.backend=NAME")
     run.add_argument("--full", action="store_true", help="the long, multi-seed version")
+    run.add_argument("--quick", action="store_true",
+                     help="a small subset (experiments with a grid, e.g. whatwhen_robustness)")
     run.add_argument("--compare", default=None, help="add a comparison learner (e.g. force)")
     run.add_argument("--quiet", action="store_true", help="no progress output")
     run.add_argument("--resume", type=Path, default=None, metavar="FILE",
@@ -75,6 +78,11 @@ def _run(args) -> int:
     kwargs = dict(out=out, figure=figure, report=None if args.quiet else "tqdm", full=args.full)
     if args.compare is not None:
         kwargs["compare"] = args.compare
+    if args.quick:
+        import inspect
+        if "quick" not in inspect.signature(module.run).parameters:
+            raise ConfigError(f"--quick does not apply to {args.experiment!r}")
+        kwargs["quick"] = True
     summary = module.run(user, **kwargs)
     if "table" not in summary:
         for key, value in summary.items():

@@ -9,7 +9,7 @@ import pytest
 from neurosim.analysis.whatwhen import anticipatory_amplitude, mask_after_onset, masked_mean
 from neurosim.experiments.common import network_and_run, resolve
 from neurosim.experiments.whatwhen import DEFAULT_CONFIG, _single_channel_network, _specs
-from neurosim.experiments.whatwhen_criteria import _r4, _when_peaks, _eval_trials
+from neurosim.experiments.whatwhen_criteria import _r4, _eval_trials, when_specificity
 from neurosim.experiments.whatwhen_phases import run_phase
 from neurosim.learners import make_learner
 from neurosim.network import build_network
@@ -49,6 +49,6 @@ def test_timing_peaks_on_stimulus_trials():
     net = build_network(net_cfg, seed, run_cfg.dtype)
     main = run_phase(net, run_cfg, specs["main"], learner, seed + 1)
     trials = _eval_trials(main.table, 0)
-    for latency, peak in _when_peaks(main, trials, specs["main"].blocks[0].latencies_ms,
-                                     run_cfg.dt_ms):
-        assert abs(peak - latency) <= 50.0, (latency, peak)
+    for row in when_specificity(main, trials, specs["main"].blocks[0].latencies_ms,
+                                run_cfg.dt_ms):
+        assert abs(row["peak_ms"] - row["latency_ms"]) <= 50.0, row

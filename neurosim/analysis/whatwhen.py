@@ -32,6 +32,61 @@ def peak_time(trace: np.ndarray, dt_ms: float, lo_ms: float = 0.0, hi_ms: float 
     return (lo + k) * dt_ms, float(window[k])
 
 
+SPECIFIC_EXCLUDE_MS = 100.0
+"""Half-width (ms) of the zone around each latency that belongs to its own bump."""
+CUE_TRANSIENT_MS = 150.0
+"""The cue (50 ms) and the reservoir's transient response to it (100 ms): no prediction."""
+
+
+def specificity(trace: np.ndarray, dt_ms: float, latencies_ms, lo_ms: float = CUE_TRANSIENT_MS,
+                exclude_ms: float = SPECIFIC_EXCLUDE_MS) -> list[dict]:
+    """How specific a cue-aligned output is to the latencies it should predict.
+
+    Parameters
+    ----------
+    trace : ndarray (n_steps,)
+        Trial-averaged output, step 0 at cue onset; NaN steps are ignored.
+    dt_ms : float
+        Step (ms).
+    latencies_ms : sequence of float
+        Times (ms after the cue) where the output should peak.
+    lo_ms : float
+        Steps before ``lo_ms`` (the cue transient) are not looked at.
+    exclude_ms : float
+        A latency's own bump is searched within +-``exclude_ms`` of it; "elsewhere" is the
+        window from ``lo_ms`` on, outside +-``exclude_ms`` of *every* latency (so that the
+        bump of another identity does not count against this one).
+
+    Returns
+    -------
+    list of dict, one per latency
+        ``peak_ms`` (time of the largest output within +-exclude_ms), ``height`` (its value),
+        ``elsewhere`` (largest output elsewhere; NaN if there is no such step), ``ratio``
+        (elsewhere / height; inf when the height is <= 0, NaN without an elsewhere).
+    """
+    trace = np.asarray(trace, dtype=float)
+    t = np.arange(trace.size) * dt_ms
+    lats = np.atleast_1d(np.asarray(latencies_ms, dtype=float))
+    finite = np.isfinite(trace)
+    away = finite & (t >= lo_ms)
+    for lat in lats:
+        away &= np.abs(t - lat) > exclude_ms
+    elsewhere = float(np.max(trace[away])) if away.any() else float("nan")
+    out = []
+    for lat in lats:
+        own = finite & (t >= lo_ms) & (np.abs(t - lat) <= exclude_ms)
+        if not own.any():
+            out.append({"peak_ms": float("nan"), "height": float("nan"),
+                        "elsewhere": elsewhere, "ratio": float("nan")})
+            continue
+        k = np.flatnonzero(own)[np.argmax(trace[own])]
+        height = float(trace[k])
+        ratio = elsewhere / height if height > 0 else float("inf")
+        out.append({"peak_ms": float(t[k]), "height": height, "elsewhere": elsewhere,
+                    "ratio": float(ratio)})
+    return out
+
+
 def masked_mean(aligned: np.ndarray, min_trials: int = 3) -> np.ndarray:
     """Trial average ignoring NaN; steps with fewer than ``min_trials`` values are NaN."""
     counts = np.sum(np.isfinite(aligned), axis=0)

@@ -10,6 +10,7 @@ from ..config import ConfigError
 EXPERIMENTS = {
     "izhikevich2003": "neurosim.experiments.izhikevich2003",
     "whatwhen": "neurosim.experiments.whatwhen",
+    "whatwhen_robustness": "neurosim.experiments.whatwhen_robustness",
     "force_sinusoid": "neurosim.experiments.force_sinusoid",
     "continual": "neurosim.experiments.continual",
 }

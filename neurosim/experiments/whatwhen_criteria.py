@@ -7,13 +7,15 @@ from ..analysis.continual import trials_to_criterion
 from ..analysis.whatwhen import (amplitude_regression, anticipatory_amplitude,
                                  filtered_spike_features, mask_after_onset, masked_mean,
                                  offline_what_replay, peak_time, principal_components,
-                                 subspace_angle_deg)
+                                 specificity, subspace_angle_deg, CUE_TRANSIENT_MS)
 
 TIMING_TOLERANCE_MS = 50.0
+SPECIFICITY_MAX_RATIO = 2.0 / 3.0
+"""R2: the largest output away from every latency may be at most this fraction of a peak."""
 # Peaks are searched after the cue's own transient (cue 50 ms + 100 ms): the cue drives half
 # of the excitatory neurons hard and the frozen output can swing there, which says nothing
 # about predicted timing.
-PEAK_SEARCH_FROM_MS = 150.0
+PEAK_SEARCH_FROM_MS = CUE_TRANSIENT_MS
 R6_WINDOW = 10  # trials of the switched cue averaged when judging re-adaptation
 
 
@@ -32,33 +34,29 @@ def _eval_trials(table, block, start_fraction=0.4):
     return idx[int(len(idx) * start_fraction):]
 
 
-def _local_peaks(trace, dt, n_peaks, lo_ms, separation_ms=150.0):
-    """Times (ms) of the ``n_peaks`` highest local maxima after ``lo_ms``, >= separation apart."""
-    lo = int(round(lo_ms / dt))
-    values = np.where(np.isfinite(trace), trace, -np.inf)
-    order = np.argsort(values[lo:])[::-1] + lo
-    picked = []
-    for k in order:
-        if not np.isfinite(values[k]):
-            break
-        if all(abs(k - q) * dt >= separation_ms for q in picked):
-            picked.append(k)
-        if len(picked) == n_peaks:
-            break
-    return sorted(q * dt for q in picked)
+def when_specificity(phase, trials, latencies_ms, dt) -> list[dict]:
+    """R2 on the trial-averaged anticipatory "when" output (z0, masked from each onset on).
+
+    Returns one dict per latency (see :func:`neurosim.analysis.whatwhen.specificity`):
+    ``latency_ms``, ``peak_ms``, ``height``, ``elsewhere``, ``ratio`` and ``passed`` (peak
+    within +-TIMING_TOLERANCE_MS of L and ratio <= SPECIFICITY_MAX_RATIO).
+    """
+    masked = mask_after_onset(phase.z0[:, :, 0], _onsets(phase.table, dt))
+    rows = specificity(masked_mean(masked[trials]), dt, latencies_ms)
+    for lat, row in zip(latencies_ms, rows):
+        row["latency_ms"] = float(lat)
+        row["passed"] = bool(abs(row["peak_ms"] - lat) <= TIMING_TOLERANCE_MS
+                             and row["ratio"] <= SPECIFICITY_MAX_RATIO)
+    return rows
 
 
-def _when_peaks(phase, trials, latencies, dt):
-    """R2: the trial-averaged anticipatory "when" output over all cues has one peak near each
-    identity's latency. Returns [(latency, nearest peak time)]."""
-    table = phase.table
-    masked = mask_after_onset(phase.z0[:, :, 0], _onsets(table, dt))
-    peaks = _local_peaks(masked_mean(masked[trials]), dt, len(latencies), PEAK_SEARCH_FROM_MS)
-    out = []
-    for lat in latencies:
-        nearest = min(peaks, key=lambda t: abs(t - lat)) if peaks else float("nan")
-        out.append((lat, nearest))
-    return out
+def r2_text(rows) -> str:
+    """'peak 386 (L 400) x0.41; ...': peak time, latency and elsewhere / peak per identity."""
+    return "; ".join(f"peak {r['peak_ms']:.0f} (L {r['latency_ms']:.0f}) x{r['ratio']:.2f}"
+                     for r in rows)
+
+
+R2_CRITERION = "peak within +-50 ms of each L, elsewhere <= 2/3 of it"
 
 
 def timing_ok_curve(z0_when, table, n1, new_latency_ms, dt, cue=0, window=R6_WINDOW):
@@ -86,6 +84,14 @@ def _r6(phase, spec, dt, window=R6_WINDOW):
     new_latency = spec.blocks[1].latencies_ms[int(np.argmax(spec.blocks[1].identity_probs[0]))]
     ok = timing_ok_curve(phase.z0[:, :, 0], phase.table, n1, new_latency, dt, window=window)
     return trials_to_criterion(ok, 1.0, window=1), new_latency
+
+
+def r5_errors(phase, trials, block) -> list[float]:
+    """R5 per cue: largest |offline "what" prediction before onset - P(identity | cue)|."""
+    what = phase.what_pred[trials]
+    cues = phase.table["cue"][trials]
+    return [float(np.abs(what[cues == c].mean(axis=0) - np.asarray(p)).max())
+            for c, p in enumerate(block.identity_probs)]
 
 
 def _trials(n, cap):
@@ -163,10 +169,11 @@ def evaluate(phases, specs, stats, net, run_cfg, config) -> dict:
     main, mspec = phases["main"], specs["main"]
     blk0 = mspec.blocks[0]
     trials = _eval_trials(main.table, 0)
-    peaks = _when_peaks(main, trials, blk0.latencies_ms, dt)
-    rows.append(_row("R2", "when: timing", "; ".join(
-        f"peak {t:.0f} (L {lat:.0f})" for lat, t in peaks), "a peak within +-50 ms of each L",
-        all(abs(t - lat) <= TIMING_TOLERANCE_MS for lat, t in peaks)))
+    r2 = when_specificity(main, trials, blk0.latencies_ms, dt)
+    for k, r in enumerate(r2):
+        sc[f"r2_peak_ms_{k}"], sc[f"r2_ratio_{k}"] = r["peak_ms"], r["ratio"]
+    rows.append(_row("R2", "when: timing", r2_text(r2), R2_CRITERION,
+                     all(r["passed"] for r in r2)))
     stim = trials[main.table["occurred"][trials]]
     lat = main.table["latency_ms"][stim]
     z = main.z0[stim, :, 0]
@@ -181,9 +188,7 @@ def evaluate(phases, specs, stats, net, run_cfg, config) -> dict:
     sc.update(r4_slope=fit["slope"], r4_r=fit["r"], r4_gain=gain)
     rows.append(_row("R4", "probability", f"r={fit['r']:.3f} slope={fit['slope']:.2f} "
                      f"gain={gain:.2f}", "r >= 0.95, slope 0.8-1.2, gain >= 0.3", r4_pass))
-    what = main.what_pred[trials]
-    errs = [np.abs(what[main.table["cue"][trials] == c].mean(axis=0) - np.asarray(p)).max()
-            for c, p in enumerate(blk0.identity_probs)]
+    errs = r5_errors(main, trials, blk0)
     sc["r5_max_error"] = float(max(errs))
     rows.append(_row("R5", "what (replay, before onset)", f"max error {max(errs):.3f}",
                      "within +-0.1 of P(k|cue)",
