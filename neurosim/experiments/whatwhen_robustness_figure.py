@@ -56,10 +56,9 @@ def _panel(ax, results, crit, kind, title, xlabel, ylabel):
     frac = np.full((len(rows), len(cols)), np.nan)
     for (a, b), vals in cells.items():
         frac[rows.index(a), cols.index(b)] = np.mean([ok for ok, _ in vals])
-    cmap = ax.figure.colormaps["RdYlGn"] if hasattr(ax.figure, "colormaps") else None
-    image = ax.imshow(frac, cmap=cmap or "RdYlGn", vmin=0, vmax=1, origin="lower",
-                      aspect="auto")
-    image.cmap.set_bad("0.9")
+    import matplotlib
+    cmap = matplotlib.colormaps["RdYlGn"].with_extremes(bad="0.9")
+    image = ax.imshow(frac, cmap=cmap, vmin=0, vmax=1, origin="lower", aspect="auto")
     small = max(len(rows), len(cols)) > 10
     for (a, b), vals in cells.items():
         ax.text(cols.index(b), rows.index(a), _text(crit, np.array([v for _, v in vals])),
