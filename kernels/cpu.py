@@ -211,9 +211,7 @@ def _readout(r, s, io, t):
     if g > 0.0:
         sq = 0.0
         for j in range(n_feat):
-            xj = np.float64(x[j])
-            sq += r.prec[j] * xj * xj
-            r.fsq[j] += xj * xj
+            sq += np.float64(x[j]) * np.float64(x[j])
         r.fsums[0] += sq
         r.fsums[1] += 1.0
         if r.rule == 1 or r.rule == 2:
@@ -222,10 +220,8 @@ def _readout(r, s, io, t):
                     e = np.float64(io.target[t, k]) - r.z[k]
                     if r.rule == 1:
                         coef = r.eta * g * e
-                        if 0.0 < r.q_cap < sq:
-                            coef = coef * (r.q_cap / sq)
                         for j in range(n_feat):
-                            r.W[k, j] = r.W[k, j] + (coef * r.prec[j]) * np.float64(r.elig[j])
+                            r.W[k, j] = r.W[k, j] + coef * np.float64(r.elig[j])
                     else:
                         coef = g * e * r.dt_ms
                         for j in range(n_feat):

@@ -45,9 +45,8 @@ MAX_THREADS = 1024
 
 # fc (float64 constants) and ic (int64 constants) slots
 F_DT, F_C, F_K, F_VR, F_VT, F_VPEAK, F_SYN_DECAY, F_SYN_RISE, F_SYN_SCALE, F_F_DECAY, \
-    F_F_RISE, F_F_INC, F_S_DECAY, F_S_SCALE, F_C_RATE, F_ETA, F_E_DECAY, F_DT_MS, \
-    F_Q_CAP = range(19)
-N_FC = 19
+    F_F_RISE, F_F_INC, F_S_DECAY, F_S_SCALE, F_C_RATE, F_ETA, F_E_DECAY, F_DT_MS = range(18)
+N_FC = 18
 I_FORM, I_SCHEME, I_NOISE, I_DENSE, I_SYN, I_FEAT, I_SLOW, I_CENTER, I_BIASF, I_RULE, \
     I_RLS_EVERY, I_RECORD, I_NCH, I_NOUT, I_NFEAT, I_NENC, I_NTR, I_HASFB, I_CAP = range(19)
 N_IC = 19
@@ -127,7 +126,7 @@ def _block_scan(sh, val, tid, nt):
 @cuda.jit
 def chunk_kernel(a, b, c, d, bias, sigma, proj, w_dense, indptr, indices, w_data,
                  v, u, isyn, hsyn, fb, ffast, frise, fslow, fmean, x,
-                 W, W0, U, elig, err, z, z0, tag_sum, enc, online, counters, fsums, fsq, prec,
+                 W, W0, U, elig, err, z, z0, tag_sum, enc, online, counters, fsums,
                  drive, target, gate, tag,
                  spk_step, spk_id, n_spk, rate, trace_ids, traces, rz, rz0,
                  flag, splist, noise, keys, tpos, t_end, fc, ic):
@@ -320,9 +319,7 @@ def chunk_kernel(a, b, c, d, bias, sigma, proj, w_dense, indptr, indices, w_data
             if g > 0.0:
                 part = 0.0
                 for j in range(tid, n_feat, nt):
-                    xj = np.float64(x[rb, j])
-                    part += prec[rb, j] * xj * xj
-                    fsq[rb, j] += xj * xj
+                    part += np.float64(x[rb, j]) * np.float64(x[rb, j])
                 sq = _block_sum(sh_f, part, tid, nt)
                 if tid == 0:
                     fsums[rb, 0] += sq
@@ -333,11 +330,8 @@ def chunk_kernel(a, b, c, d, bias, sigma, proj, w_dense, indptr, indices, w_data
                             e = np.float64(target[t, k]) - z[rb, k]
                             if rule == 1:
                                 coef = fc[F_ETA] * g * e
-                                if 0.0 < fc[F_Q_CAP] and fc[F_Q_CAP] < sq:
-                                    coef = coef * (fc[F_Q_CAP] / sq)
                                 for j in range(tid, n_feat, nt):
-                                    W[rb, k, j] = W[rb, k, j] + (coef * prec[rb, j]) * \
-                                        np.float64(elig[rb, j])
+                                    W[rb, k, j] = W[rb, k, j] + coef * np.float64(elig[rb, j])
                             else:
                                 coef = g * e * fc[F_DT_MS]
                                 for j in range(tid, n_feat, nt):

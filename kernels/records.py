@@ -13,10 +13,6 @@ scheme:    0 ``izhikevich2003`` (v in two dt/2 half-steps, u from the new v), 1 
 syn_kind:  0 delta (v_post += w), 1 exponential, 2 double exponential (unit-area kernels)
 feat_kind: 0 exponential (jump 1 per spike), 1 double exponential (unit area)
 rule:      0 frozen, 1 online gated delta rule (three-factor), 2 accumulate U only, 3 RLS
-
-Rule 1 per gated step: ``q = sum_j prec_j x_j^2``; ``c = eta g e`` (times ``q_cap / q`` when
-``0 < q_cap < q``); ``W_kj += c prec_j elig_j``. With ``prec = 1`` and ``q_cap = 0`` this is
-the plain gated delta rule.
 """
 from collections import namedtuple
 
@@ -59,12 +55,9 @@ Readout = namedtuple("Readout", [
     "enc",       # (n_out, N) feedback encoders, or (0, N) without feedback
     "online",    # (n_out,) 1.0 where the output learns online
     "counters",  # int64 (3,): gate_prev, tag_count, gated step count (RLS schedule)
-    "fsums",     # float64 (8,): [0] sum over gated steps of q = sum_j prec_j x_j^2 (= |x|^2
-                 # with prec = 1), [1] number of gated steps; [2:] belong to the learner
-    "fsq",       # float64 (n_feat,): sum over gated steps of x_j^2, per feature
-    "prec",      # float64 (n_feat,): per-synapse rate factor of rule 1 (ones: plain LMS)
+    "fsums",     # float64 (8,): sum over gated steps of |x|^2, number of gated steps;
+                 # [2:] belong to the learner (kernels do not touch them)
     "rule", "eta", "e_decay", "lam", "rls_every", "dt_ms",
-    "q_cap",     # rule 1: a step with q > q_cap > 0 has its update scaled by q_cap / q
 ])
 
 ChunkIO = namedtuple("ChunkIO", [

@@ -120,20 +120,15 @@ def _readout(r, s, io, t):
     else:
         r.elig[:] = r.elig * r.e_decay + x
     if g > 0.0:
-        q = np.cumsum(r.prec * x * x)[-1] if x.size else 0.0
-        r.fsums[0] += q
+        r.fsums[0] += np.cumsum(x * x)[-1] if x.size else 0.0
         r.fsums[1] += 1.0
-        r.fsq[:] = r.fsq + x * x
         if r.rule == 1 or r.rule == 2:
             elig = r.elig.astype(np.float64)
             for k in range(r.W.shape[0]):
                 if r.online[k] > 0.0:
                     e = np.float64(io.target[t, k]) - r.z[k]
                     if r.rule == 1:
-                        coef = r.eta * g * e
-                        if 0.0 < r.q_cap < q:
-                            coef = coef * (r.q_cap / q)
-                        r.W[k] = r.W[k] + (coef * r.prec) * elig
+                        r.W[k] = r.W[k] + (r.eta * g * e) * elig
                     else:
                         r.U[k] = r.U[k] + (g * e * r.dt_ms) * elig
         elif r.rule == 3:

@@ -38,9 +38,8 @@ from .streams import DurationStream, chunk_arrays
 
 _STATE_FIELDS = State._fields
 _READOUT_ARRAYS = ("W", "W0", "U", "elig", "err", "z", "z0", "tag_sum", "enc", "online",
-                   "counters", "fsums", "fsq", "prec", "P")
-_READOUT_MUTABLE = ("W", "W0", "U", "elig", "err", "z", "z0", "tag_sum", "counters", "fsums",
-                    "fsq", "P")
+                   "counters", "fsums", "P")
+_READOUT_MUTABLE = ("W", "W0", "U", "elig", "err", "z", "z0", "tag_sum", "counters", "fsums", "P")
 
 
 def simulator_enabled() -> bool:
@@ -186,8 +185,7 @@ class DeviceBatch:
                                                                p.syn_scale)
         fc[[kc.F_F_DECAY, kc.F_F_RISE, kc.F_F_INC, kc.F_S_DECAY, kc.F_S_SCALE, kc.F_C_RATE]] = (
             p.f_decay, p.f_rise_decay, p.f_inc, p.s_decay, p.s_scale, p.c_rate)
-        fc[[kc.F_ETA, kc.F_E_DECAY, kc.F_DT_MS, kc.F_Q_CAP]] = (r.eta, r.e_decay, r.dt_ms,
-                                                                r.q_cap)
+        fc[[kc.F_ETA, kc.F_E_DECAY, kc.F_DT_MS]] = (r.eta, r.e_decay, r.dt_ms)
         ic = np.zeros(kc.N_IC, np.int64)
         ic[[kc.I_FORM, kc.I_SCHEME, kc.I_NOISE, kc.I_DENSE, kc.I_SYN, kc.I_FEAT]] = (
             p.form, p.scheme, noise_mode, int(p.dense), p.syn_kind, p.feat_kind)
@@ -209,7 +207,7 @@ class DeviceBatch:
             s["v"], s["u"], s["isyn"], s["hsyn"], s["fb"], s["ffast"], s["frise"], s["fslow"],
             s["fmean"], s["x"],
             r["W"], r["W0"], r["U"], r["elig"], r["err"], r["z"], r["z0"], r["tag_sum"],
-            r["enc"], r["online"], r["counters"], r["fsums"], r["fsq"], r["prec"],
+            r["enc"], r["online"], r["counters"], r["fsums"],
             io["drive"], io["target"], io["gate"], io["tag"],
             rec["spk_step"], rec["spk_id"], rec["n_spk"], rec["rate"], rec["trace_ids"],
             rec["traces"], rec["rz"], rec["rz0"], self.flag, self.splist, noise, keys,

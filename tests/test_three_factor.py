@@ -65,38 +65,3 @@ def test_bad_hyperparameters():
         make_learner("three_factor", eta0=-1)
     with pytest.raises(ValueError, match="valid names: .*three_factor"):
         make_learner("hebb")
-
-
-def test_per_synapse_rate_and_step_cap_by_hand(backend):
-    # x = [0, 0, 0, 1], prec = [1, 1, 1, 2]: q = 2 per step; q_cap = 0.5 scales by 0.25.
-    # step 1: z = 0, e = 1, c = 0.5 * 1 * 0.25 = 0.125, W_bias += 0.125 * 2 = 0.25;
-    # step 2: z = 0.25, e = 0.75, c = 0.09375, W_bias += 0.1875 -> 0.4375.
-    learner = make_learner("three_factor")
-
-    def readout(net):
-        r = learner.init_state(n_features(net), 1, net.n_neurons, net.a.dtype, 1.0)
-        r.prec[:] = [1.0, 1.0, 1.0, 2.0]
-        return r._replace(eta=np.float64(0.5), q_cap=np.float64(0.5))
-
-    chunk = Chunk(2, target=np.ones((2, 1)), gate=np.ones(2))
-    sim, rec = simulate(SILENT, backend, readout=readout, stream=[chunk])
-    np.testing.assert_allclose(sim.readout.W[0], [0, 0, 0, 0.4375])
-    np.testing.assert_allclose(rec.z[:, 0], [0.0, 0.25])
-    np.testing.assert_allclose(sim.readout.fsq, [0, 0, 0, 2.0])
-    np.testing.assert_allclose(sim.readout.fsums[:2], [4.0, 2.0])
-
-
-def test_synapse_norm_sets_rates_from_feature_power():
-    # After 4 gated steps of x = [0, 0, 0, 1]: <x_j^2> = [0, 0, 0, 1], mean 0.25; the silent
-    # features are floored at 1 % of the mean: prec = 0.25 / [0.0025, 0.0025, 0.0025, 1].
-    learner = make_learner("three_factor", eta0=40.0, synapse_norm=1.0, step_cap=1.5)
-    sim, _ = simulate(SILENT, "numba", readout=lambda net: learner.init_state(
-        n_features(net), 1, net.n_neurons, net.a.dtype, 1.0), stream=[])
-    sim.run_one_chunk(Chunk(4, gate=np.ones(4)))
-    r = learner.before_chunk(sim.readout, None)
-    np.testing.assert_allclose(r.prec, [100.0, 100.0, 100.0, 0.25])
-    assert r.eta == pytest.approx(40e-3 / 1.0)        # <q> = <|x|^2> while prec was 1
-    assert r.q_cap == pytest.approx(1.5)
-    half = make_learner("three_factor", synapse_norm=0.5)
-    r = half.before_chunk(sim.readout, None)
-    np.testing.assert_allclose(r.prec, 0.25 / (0.5 * 0.25 + 0.5 * np.array([0.0025] * 3 + [1])))

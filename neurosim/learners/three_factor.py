@@ -23,11 +23,6 @@ from ..simulator import new_readout
 from .base import Learner, register
 
 
-PREC_FLOOR = 0.01
-"""A feature's <x_j^2> counts as at least this fraction of the mean over features, so a
-synapse whose input has (nearly) never varied gets at most 1 / PREC_FLOOR times the rate."""
-
-
 @register
 @dataclasses.dataclass(frozen=True)
 class ThreeFactor(Learner):
@@ -53,13 +48,16 @@ class ThreeFactor(Learner):
     eta_what0: float = 0.15
     what_on_omission: bool = False
     offline: bool = True
-    synapse_norm: float = 0.0
-    step_cap: float = 0.0
+    surprise_max: float = 1.0
+    surprise_fast_trials: float = 5.0
+    surprise_slow_trials: float = 50.0
 
     def __post_init__(self):
         check_range("three_factor.eta0", self.eta0, 0)
-        check_range("three_factor.synapse_norm", self.synapse_norm, 0, 1)
-        check_range("three_factor.step_cap", self.step_cap, 0)
+        check_range("three_factor.surprise_max", self.surprise_max, 1.0)
+        check_range("three_factor.surprise_fast_trials", self.surprise_fast_trials, 1.0)
+        check_range("three_factor.surprise_slow_trials", self.surprise_slow_trials,
+                    self.surprise_fast_trials)
         check_range("three_factor.tau_e_ms", self.tau_e_ms, 0)
         check_range("three_factor.eta_what0", self.eta_what0, 0)
 
@@ -75,24 +73,37 @@ class ThreeFactor(Learner):
                            eta=0.0, e_decay=e_decay, dt_ms=dt_ms, online=online)
 
     def before_chunk(self, readout: Readout, chunk) -> Readout:
-        """Set the rates from the gated steps seen so far: the per-synapse factors ``prec``
-        (``synapse_norm``), the scalar ``eta = eta0 1e-3 / <q>`` and the step cap."""
-        count = readout.fsums[1]
+        """Set eta from the mean squared feature norm over the gated steps seen so far."""
+        total, count = readout.fsums[0], readout.fsums[1]
         if count == 0:
             return readout._replace(eta=np.float64(0.0))
-        if self.synapse_norm > 0:
-            v = readout.fsq / count                       # <x_j^2> per feature
-            mean = float(v.mean())
-            if mean > 0:
-                v = np.maximum(v, PREC_FLOOR * mean)
-                readout.prec[:] = mean / ((1.0 - self.synapse_norm) * mean
-                                          + self.synapse_norm * v)
-        q = readout.fsums[0] / count
-        return readout._replace(eta=np.float64(self.eta0 * 1e-3 / q),
-                                q_cap=np.float64(self.step_cap * q))
+        gain = self._surprise(readout)
+        return readout._replace(eta=np.float64(gain * self.eta0 * 1e-3 / (total / count)))
+
+    def _surprise(self, readout) -> float:
+        """Rate multiplier in [1, surprise_max]: recent over long-run trial error of "when"."""
+        if self.surprise_max <= 1.0 or readout.fsums[6] < 1:
+            return 1.0
+        fast, slow = readout.fsums[4], readout.fsums[5]
+        return float(min(self.surprise_max, max(1.0, fast / slow))) if slow > 0 else 1.0
+
+    def _track_error(self, readout, chunk, result) -> None:
+        """Running averages of the trial's squared "when" error of the frozen output z0."""
+        g = np.asarray(chunk.gate, dtype=np.float64)
+        if g.sum() <= 0:
+            return
+        err = np.asarray(chunk.target[:, 0], np.float64) - np.asarray(result.z0[:, 0])
+        mse = float(np.sum(g * err * err) / g.sum())
+        n = readout.fsums[6]
+        for slot, tau in ((4, self.surprise_fast_trials), (5, self.surprise_slow_trials)):
+            rate = max(1.0 / (n + 1.0), 1.0 / tau)
+            readout.fsums[slot] += rate * (mse - readout.fsums[slot])
+        readout.fsums[6] = n + 1.0
 
     def consolidate(self, readout: Readout, chunk, result) -> None:
         """Offline "what" update from this trial's tag (features averaged over the tag window)."""
+        if self.surprise_max > 1.0:
+            self._track_error(readout, chunk, result)
         n_tag = readout.counters[1]
         if n_tag == 0:
             return
