@@ -55,7 +55,7 @@ Readout = namedtuple("Readout", [
     "enc",       # (n_out, N) feedback encoders, or (0, N) without feedback
     "online",    # (n_out,) 1.0 where the output learns online
     "counters",  # int64 (3,): gate_prev, tag_count, gated step count (RLS schedule)
-    "fsums",     # float64 (8,): sum over gated steps of |x|^2, number of gated steps;
+    "fsums",     # float64 (4,): sum over gated steps of |x|^2, number of gated steps;
                  # [2:] belong to the learner (kernels do not touch them)
     "rule", "eta", "e_decay", "lam", "rls_every", "dt_ms",
 ])

@@ -78,7 +78,7 @@ def new_readout(n_out: int, n_feat: int, n_neurons: int, dtype, rule="frozen", e
         tag_sum=np.zeros(n_feat), online=online,
         enc=np.zeros((0, n_neurons), dtype) if encoders is None
         else np.ascontiguousarray(encoders, dtype),
-        counters=np.zeros(3, np.int64), fsums=np.zeros(8), rule=CODES["rule"][rule],
+        counters=np.zeros(3, np.int64), fsums=np.zeros(4), rule=CODES["rule"][rule],
         eta=f64(eta), e_decay=f64(e_decay), lam=f64(lam), rls_every=int(rls_every),
         dt_ms=f64(dt_ms))
 

@@ -13,7 +13,8 @@ sections ``network``, ``run``, ``learner``, ``paradigm`` and ``force`` apply unc
   criterion within 50 trials);
 * ``probability`` points (p1 -> p2): one cue, one identity, a probability switch; R7 (the
   normalised anticipatory amplitude over trials +25..+55 lies within 0.1 of p2);
-* ``gain`` points (one per seed): the learner's amplitude at P = 1, which normalises R7.
+* ``gain`` points (one per seed): R4 on the main job's probability phase; its amplitude at
+  P = 1 (the learner's gain) normalises R7, as in the main job.
 
 With ``--compare force`` timing and probability points also run FORCE without and with a
 reset of P at the switch (same reservoir, features, targets and gate) and record whether the
@@ -215,14 +216,20 @@ def _family_par(config, point, **extra):
 
 
 def _gain_point(net, run_cfg, config, point, seed, gain=None, force=False):
+    """R4 on the probability phase of the main job; its gain at P = 1 normalises R7."""
+    from .whatwhen import _specs
     from .whatwhen_compare import force_learner, gain_at_p1
-    par = config["paradigm"]
-    n = int(par["probability_trials"])
-    metrics = {"gain": gain_at_p1(net, run_cfg, par, _three_factor(config), seed + 1, n)}
+    from .whatwhen_criteria import _r4
+    from .whatwhen_phases import run_phase
+    spec = _specs(config["paradigm"], run_cfg.dt_ms)["probability"]
+    phase = run_phase(net, run_cfg, spec, _three_factor(config), seed + 1)
+    _, _, g, fit, ok = _r4(phase, spec, run_cfg.dt_ms)
+    metrics = {"gain": g, "r4_r": fit["r"], "r4_slope": fit["slope"]}
     if force:
-        metrics["force_gain"] = gain_at_p1(net, run_cfg, par, force_learner(config["force"]),
-                                           seed + 1, int(config["compare"]["gain_trials"]))
-    return metrics, {}
+        metrics["force_gain"] = gain_at_p1(net, run_cfg, config["paradigm"],
+                                           force_learner(config["force"]), seed + 1,
+                                           int(config["compare"]["gain_trials"]))
+    return metrics, {"R4": bool(ok)}
 
 
 def _timing_point(net, run_cfg, config, point, seed, gain=None, force=False):

@@ -11,6 +11,7 @@ import numpy as np
 
 # criterion -> (point kind, target text); the *_force_contrast rows appear with --compare force
 TARGETS = {
+    "R4": ("gain", "r >= 0.95, slope 0.8-1.2, gain >= 0.3 on every seed"),
     "R2": ("latency", "peak within +-50 ms of each L and elsewhere <= 2/3 of it; "
                       ">= 2 of 3 seeds per pair"),
     "R5": ("latency", "what within 0.1 of P(identity | cue)"),
@@ -53,7 +54,8 @@ def measured(result: dict) -> str:
             text += (f"; FORCE {m['r7_force_amplitude']:.2f} (cum. "
                      f"{m['cumulative_mean']:.2f}), reset {m['r7_force_reset_amplitude']:.2f}")
         return text
-    text = f"gain {m.get('gain', np.nan):.2f}"
+    text = (f"R4 r={m.get('r4_r', np.nan):.3f} slope={m.get('r4_slope', np.nan):.2f} "
+            f"gain {m.get('gain', np.nan):.2f}")
     if "force_gain" in m:
         text += f", FORCE {m['force_gain']:.2f}"
     return text

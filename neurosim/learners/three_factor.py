@@ -48,16 +48,9 @@ class ThreeFactor(Learner):
     eta_what0: float = 0.15
     what_on_omission: bool = False
     offline: bool = True
-    surprise_max: float = 1.0
-    surprise_fast_trials: float = 5.0
-    surprise_slow_trials: float = 50.0
 
     def __post_init__(self):
         check_range("three_factor.eta0", self.eta0, 0)
-        check_range("three_factor.surprise_max", self.surprise_max, 1.0)
-        check_range("three_factor.surprise_fast_trials", self.surprise_fast_trials, 1.0)
-        check_range("three_factor.surprise_slow_trials", self.surprise_slow_trials,
-                    self.surprise_fast_trials)
         check_range("three_factor.tau_e_ms", self.tau_e_ms, 0)
         check_range("three_factor.eta_what0", self.eta_what0, 0)
 
@@ -77,33 +70,10 @@ class ThreeFactor(Learner):
         total, count = readout.fsums[0], readout.fsums[1]
         if count == 0:
             return readout._replace(eta=np.float64(0.0))
-        gain = self._surprise(readout)
-        return readout._replace(eta=np.float64(gain * self.eta0 * 1e-3 / (total / count)))
-
-    def _surprise(self, readout) -> float:
-        """Rate multiplier in [1, surprise_max]: recent over long-run trial error of "when"."""
-        if self.surprise_max <= 1.0 or readout.fsums[6] < 1:
-            return 1.0
-        fast, slow = readout.fsums[4], readout.fsums[5]
-        return float(min(self.surprise_max, max(1.0, fast / slow))) if slow > 0 else 1.0
-
-    def _track_error(self, readout, chunk, result) -> None:
-        """Running averages of the trial's squared "when" error of the frozen output z0."""
-        g = np.asarray(chunk.gate, dtype=np.float64)
-        if g.sum() <= 0:
-            return
-        err = np.asarray(chunk.target[:, 0], np.float64) - np.asarray(result.z0[:, 0])
-        mse = float(np.sum(g * err * err) / g.sum())
-        n = readout.fsums[6]
-        for slot, tau in ((4, self.surprise_fast_trials), (5, self.surprise_slow_trials)):
-            rate = max(1.0 / (n + 1.0), 1.0 / tau)
-            readout.fsums[slot] += rate * (mse - readout.fsums[slot])
-        readout.fsums[6] = n + 1.0
+        return readout._replace(eta=np.float64(self.eta0 * 1e-3 / (total / count)))
 
     def consolidate(self, readout: Readout, chunk, result) -> None:
         """Offline "what" update from this trial's tag (features averaged over the tag window)."""
-        if self.surprise_max > 1.0:
-            self._track_error(readout, chunk, result)
         n_tag = readout.counters[1]
         if n_tag == 0:
             return
