@@ -136,6 +136,10 @@ class WhatWhenSpec:
         See the module docstring; False = i.i.d. sampling.
     randomisation_block : int >= 1
         Run length for blocked randomisation.
+    gate_during_stimulus : bool
+        False closes the attention gate while a stimulus is on (``stim_ms`` from its onset):
+        the "when" readout learns to *predict* the onset, and stops learning while the
+        stimulus itself drives the reservoir. True keeps it open over the whole window.
     """
 
     n_identities: int = 2
@@ -149,6 +153,7 @@ class WhatWhenSpec:
     target_sigma_ms: float = 25.0
     blocked_randomisation: bool = True
     randomisation_block: int = 10
+    gate_during_stimulus: bool = True
 
     def __post_init__(self):
         S = "WhatWhenSpec"
@@ -173,6 +178,8 @@ class WhatWhenSpec:
              check_bool(f"{S}.blocked_randomisation", self.blocked_randomisation))
         set_("randomisation_block",
              check_int(f"{S}.randomisation_block", self.randomisation_block, lo=1))
+        set_("gate_during_stimulus",
+             check_bool(f"{S}.gate_during_stimulus", self.gate_during_stimulus))
         blocks = check_seq(f"{S}.blocks", self.blocks)
         win, stim = self.window_steps, self.stim_steps
         for b, blk in enumerate(blocks):
@@ -229,7 +236,8 @@ class TrialChunk:
         at ``stim_step``, truncated at the chunk's edges), all 0 on omission trials.
         Columns 1..: "what" labels, 1 for the identity that occurred, held over the chunk.
     gate : float32 array, shape (n_steps,)
-        Attention gate: 1 on ``[cue_step, n_steps)`` (trial window), 0 in the ITI.
+        Attention gate: 1 on ``[cue_step, n_steps)`` (trial window), 0 in the ITI; with
+        ``gate_during_stimulus = False`` also 0 while the stimulus is on.
     phase : int8 array, shape (n_steps,)
         0 offline (ITI), 1 online (window).
     tag : bool array, shape (n_steps,)
@@ -372,7 +380,10 @@ class WhatWhenStream:
         tag = np.zeros(ns, dtype=bool)
         tag_len = ms_to_steps(spec.blocks[row["block"]].min_latency_ms, spec.dt_ms)
         tag[cs:cs + tag_len] = True
-        return TrialChunk(n_steps=ns, drive=drive, target=target, gate=phase.astype(np.float32),
+        gate = phase.astype(np.float32)
+        if row["occurred"] and not spec.gate_during_stimulus:
+            gate[ss:ss + spec.stim_steps] = 0.0
+        return TrialChunk(n_steps=ns, drive=drive, target=target, gate=gate,
                           phase=phase, tag=tag, cue_step=cs, stim_step=ss, trial=row)
 
     def __iter__(self) -> Iterator[TrialChunk]:

@@ -70,7 +70,8 @@ def family_specs(par: dict, dt_ms: float, n_timing: int, n_probability: int | No
     p1, p2 = par["switch_probabilities"]
     lat = float(par["single_latency_ms"])
     moved = float(par["single_switched_latency_ms"])
-    common = dict(n_identities=1, n_cues=1, dt_ms=dt_ms, iti_ms=tuple(par["iti_ms"]))
+    from .whatwhen import stream_options
+    common = dict(n_identities=1, n_cues=1, **stream_options(par, dt_ms))
     single = ((1.0,),)
     return {
         "probability": WhatWhenSpec(blocks=switch_blocks([n1, n_probability], [p1, p2],
@@ -194,8 +195,8 @@ def gain_at_p1(network, run_cfg, par, learner, seed, n_trials, progress=None) ->
     """The learner's own gain: anticipatory amplitude at P = 1 over the last half of a fresh
     ``n_trials``-trial run (single cue and identity, latency ``single_latency_ms``)."""
     lat = float(par["single_latency_ms"])
-    spec = WhatWhenSpec(n_identities=1, n_cues=1, dt_ms=run_cfg.dt_ms,
-                        iti_ms=tuple(par["iti_ms"]),
+    from .whatwhen import stream_options
+    spec = WhatWhenSpec(n_identities=1, n_cues=1, **stream_options(par, run_cfg.dt_ms),
                         blocks=switch_blocks([n_trials], [1.0], (lat,), ((1.0,),)))
     pre = run_family(network, run_cfg, {"p1": spec}, learner, seed, [], prefix="p1",
                      progress=progress)["prefix"]

@@ -11,6 +11,8 @@ from .whatwhen_criteria import PEAK_SEARCH_FROM_MS, _eval_trials, _onsets
 
 
 def _when_panel(ax, main, spec):
+    from ..analysis.whatwhen import SPECIFIC_EXCLUDE_MS
+    from .whatwhen_criteria import SPECIFICITY_MAX_RATIO, when_specificity
     dt = spec.dt_ms
     t = np.arange(spec.window_steps) * dt
     trials = _eval_trials(main.table, 0)
@@ -18,15 +20,57 @@ def _when_panel(ax, main, spec):
     for cue in range(spec.n_cues):
         sel = trials[main.table["cue"][trials] == cue]
         ax.plot(t, masked_mean(masked[sel]), lw=1, label=f"cue {cue}")
-    ax.plot(t, masked_mean(masked[trials]), "k", lw=1.5, label="all trials")
-    for lat in spec.blocks[0].latencies_ms:
+    mean = masked_mean(masked[trials])
+    ax.plot(t, mean, "k", lw=1.5, label="all trials")
+    rows = when_specificity(main, trials, spec.blocks[0].latencies_ms, dt)
+    for lat, row in zip(spec.blocks[0].latencies_ms, rows):
         ax.axvline(lat, color="k", ls=":")
+        ax.axvspan(lat - SPECIFIC_EXCLUDE_MS, lat + SPECIFIC_EXCLUDE_MS, color="C2", alpha=0.08)
+        ax.annotate(f"L {lat:.0f}: peak {row['peak_ms']:.0f}\nelsewhere/peak "
+                    f"{row['ratio']:.2f}", (row["peak_ms"], row["height"]), fontsize=7,
+                    xytext=(0, 12), textcoords="offset points", ha="center")
+    if rows and np.isfinite(rows[0]["elsewhere"]):
+        ax.axhline(rows[0]["elsewhere"], color="C3", lw=0.8, ls="--",
+                   label=f"largest elsewhere (limit: {SPECIFICITY_MAX_RATIO:.2f} x peak)")
     ax.axvspan(0, PEAK_SEARCH_FROM_MS, color="0.9")
-    finite = masked_mean(masked[trials])[int(PEAK_SEARCH_FROM_MS / dt):]
+    finite = mean[int(PEAK_SEARCH_FROM_MS / dt):]
     top = np.nanmax(finite) if np.any(np.isfinite(finite)) else 1.0
     ax.set(xlabel="time after cue (ms)", ylabel="when readout z0 (frozen weights)",
-           ylim=(-0.2 * top, 1.6 * top), title="R2/R3: anticipatory 'when' output")
-    ax.legend(fontsize=7)
+           ylim=(-0.2 * top, 1.8 * top), title="R2/R3: anticipatory 'when' output")
+    ax.legend(fontsize=7, loc="upper left")
+
+
+def draw_r1(r1: dict, path) -> None:
+    """R1 on its grid: the trial-averaged decoder outputs, and peak error / specificity."""
+    from ..plotting._common import pyplot
+    from .whatwhen_criteria import SPECIFICITY_MAX_RATIO
+    plt = pyplot()
+    fig, axes = plt.subplots(1, 2, figsize=(13, 4.5))
+    bumps = r1["bumps"]
+    times = np.array([b["bump_ms"] for b in bumps])
+    colors = plt.cm.viridis(np.linspace(0, 1, len(bumps)))
+    for k, color in enumerate(colors):
+        axes[0].plot(r1["t_ms"], r1["mean"][:, k], color=color, lw=1)
+        axes[0].axvline(times[k], color=color, lw=0.5, ls=":")
+    axes[0].axvspan(0, PEAK_SEARCH_FROM_MS, color="0.9")
+    axes[0].set(xlabel="time after cue (ms)", ylabel="decoder output (frozen weights)",
+                title="R1: one least-squares decoder per bump time (test trials)")
+    ax = axes[1]
+    ax.plot(times, [b["peak_error_ms"] for b in bumps], "o-", label="peak error (ms)")
+    ax.axhspan(-50, 50, color="0.92")
+    ax.set(xlabel="bump time (ms after cue)", ylabel="peak time - bump time (ms)",
+           title="R1: peak error and specificity", ylim=(-60, 60))
+    twin = ax.twinx()
+    twin.plot(times, [b["specificity"] for b in bumps], "s-", color="C1",
+              label="specificity (peak / largest elsewhere)")
+    twin.axhline(1 / SPECIFICITY_MAX_RATIO, color="C1", ls=":", lw=0.8)
+    twin.set_ylabel("specificity", color="C1")
+    twin.set_yscale("log")
+    ax.legend(loc="upper left", fontsize=8)
+    twin.legend(loc="upper right", fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
 
 
 def _what_panel(ax, main, spec):

@@ -194,8 +194,9 @@ def _latency_point(net, run_cfg, config, point, seed):
     par = config["paradigm"]
     lat = tuple(float(v) for v in point["latencies_ms"])
     probs = tuple(tuple(r) for r in par["cue_identity_probs"])
-    spec = WhatWhenSpec(n_identities=2, n_cues=len(probs), dt_ms=run_cfg.dt_ms,
-                        iti_ms=tuple(par["iti_ms"]), blocks=switch_blocks(
+    from .whatwhen import stream_options
+    spec = WhatWhenSpec(n_identities=2, n_cues=len(probs), **stream_options(par, run_cfg.dt_ms),
+                        blocks=switch_blocks(
                             [par["main_trials"][0]], par["p_stimulus"], lat, probs))
     phase = run_phase(net, run_cfg, spec, _three_factor(config), seed + 1)
     trials = _eval_trials(phase.table, 0)
