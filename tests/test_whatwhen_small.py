@@ -3,10 +3,9 @@
 The full criteria run in ``neurosim run whatwhen`` (N = 1000) and in the slow tests.
 Thresholds here are MODEL.md's; sizes are reduced (fewer trials, smaller reservoir).
 """
-import numpy as np
 import pytest
 
-from neurosim.analysis.whatwhen import anticipatory_amplitude, mask_after_onset, masked_mean
+from neurosim.analysis.whatwhen import anticipatory_amplitude
 from neurosim.experiments.common import network_and_run, resolve
 from neurosim.experiments.whatwhen import DEFAULT_CONFIG, _single_channel_network, _specs
 from neurosim.experiments.whatwhen_criteria import _r4, _eval_trials, when_specificity

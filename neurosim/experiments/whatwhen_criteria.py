@@ -128,6 +128,11 @@ def _r8(phase, spec, net, run_cfg, eta_what0):
     basis = principal_components(X[::2].astype(np.float64), 10)
     W = phase.W.astype(np.float64)[:, :n_spiking]
     angle = subspace_angle_deg(basis, W[0], W[1:])
+    # the identity-coding part of "what": contrasts between the what readouts (their common
+    # part codes "some stimulus will come", which the when readout shares by design)
+    contrast = W[2:] - W[1] if W.shape[0] > 2 else None
+    contrast_angle = (subspace_angle_deg(basis, W[0], contrast) if contrast is not None
+                      else float("nan"))
     curve = [(n, subspace_angle_deg(basis, S[0, :n_spiking].astype(np.float64),
                                     S[1:, :n_spiking].astype(np.float64)))
              for n, S in phase.snapshots[1:]]
@@ -150,7 +155,7 @@ def _r8(phase, spec, net, run_cfg, eta_what0):
         W_shuf = offline_what_replay(xb_train, labels, eta_what0)
         shuffled.append(np.mean(np.argmax(xb_test @ W_shuf.T, axis=1) == truth))
     acc_shuf = float(np.mean(shuffled))
-    return angle, accuracy, acc_shuf, curve
+    return angle, accuracy, acc_shuf, curve, contrast_angle
 
 
 def evaluate(phases, specs, stats, net, run_cfg, config) -> dict:
@@ -245,9 +250,12 @@ def evaluate(phases, specs, stats, net, run_cfg, config) -> dict:
             f"reset {f['force_reset_r7']:.2f}",
             f"3f, reset within 0.1 of {p2}; FORCE > 0.4",
             r7_tf and f["force_r7"] > 0.4 and abs(f["force_reset_r7"] - p2) <= 0.1))
-    angle, acc, acc_shuf, angle_curve = _r8(main, mspec, net, run_cfg, config["learner"].get("eta_what0", 0.15))
-    sc.update(r8_angle_deg=angle, r8_accuracy=acc, r8_shuffled_accuracy=acc_shuf)
-    rows.append(_row("R8", "what/when subspaces", f"{angle:.0f} deg; identity accuracy "
+    angle, acc, acc_shuf, angle_curve, c_angle = _r8(main, mspec, net, run_cfg,
+                                                     config["learner"].get("eta_what0", 0.15))
+    sc.update(r8_angle_deg=angle, r8_accuracy=acc, r8_shuffled_accuracy=acc_shuf,
+              r8_contrast_angle_deg=c_angle)
+    rows.append(_row("R8", "what/when subspaces", f"{angle:.0f} deg (what contrast "
+                     f"{c_angle:.0f} deg); identity accuracy "
                      f"{acc:.2f} vs shuffled {acc_shuf:.2f}", ">= 75 deg and beats shuffled",
                      angle >= 75 and acc > acc_shuf + 0.05))
     _, _, gain_ng, fit_ng, ng_pass = _r4(phases["ablation_no_gate"], specs["probability"], dt)
