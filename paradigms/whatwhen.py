@@ -39,6 +39,9 @@ import numpy as np
 
 from ._validate import (check_bool, check_int, check_real, check_seq, fail, make_rng)
 
+EVENT_GATES = ("open", "stimulus", "expected")
+"""Values of ``WhatWhenSpec.event_gate``."""
+
 PROB_TOL = 1e-9
 """Tolerance on each row of ``Block.identity_probs`` summing to 1."""
 
@@ -136,10 +139,15 @@ class WhatWhenSpec:
         See the module docstring; False = i.i.d. sampling.
     randomisation_block : int >= 1
         Run length for blocked randomisation.
-    gate_during_stimulus : bool
-        False closes the attention gate while a stimulus is on (``stim_ms`` from its onset):
-        the "when" readout learns to *predict* the onset, and stops learning while the
-        stimulus itself drives the reservoir. True keeps it open over the whole window.
+    event_gate : {"open", "stimulus", "expected"}
+        What the attention gate does around stimuli within the trial window. ``"open"``: it
+        stays open. ``"stimulus"``: it closes while a stimulus is on (``stim_ms`` from its
+        onset). ``"expected"``: it also closes, on every trial and whether or not a stimulus
+        comes, for ``stim_ms`` from each latency at which a stimulus followed the same cue
+        within the previous ``gate_memory_trials`` trials (onsets already observed, so the
+        gate carries no information about the current trial).
+    gate_memory_trials : int >= 1
+        How many past trials ``event_gate = "expected"`` remembers.
     """
 
     n_identities: int = 2
@@ -153,7 +161,8 @@ class WhatWhenSpec:
     target_sigma_ms: float = 25.0
     blocked_randomisation: bool = True
     randomisation_block: int = 10
-    gate_during_stimulus: bool = True
+    event_gate: str = "open"
+    gate_memory_trials: int = 20
 
     def __post_init__(self):
         S = "WhatWhenSpec"
@@ -178,8 +187,10 @@ class WhatWhenSpec:
              check_bool(f"{S}.blocked_randomisation", self.blocked_randomisation))
         set_("randomisation_block",
              check_int(f"{S}.randomisation_block", self.randomisation_block, lo=1))
-        set_("gate_during_stimulus",
-             check_bool(f"{S}.gate_during_stimulus", self.gate_during_stimulus))
+        if self.event_gate not in EVENT_GATES:
+            fail(f"{S}.event_gate", self.event_gate, f"is not one of {', '.join(EVENT_GATES)}")
+        set_("gate_memory_trials",
+             check_int(f"{S}.gate_memory_trials", self.gate_memory_trials, lo=1))
         blocks = check_seq(f"{S}.blocks", self.blocks)
         win, stim = self.window_steps, self.stim_steps
         for b, blk in enumerate(blocks):
@@ -236,8 +247,8 @@ class TrialChunk:
         at ``stim_step``, truncated at the chunk's edges), all 0 on omission trials.
         Columns 1..: "what" labels, 1 for the identity that occurred, held over the chunk.
     gate : float32 array, shape (n_steps,)
-        Attention gate: 1 on ``[cue_step, n_steps)`` (trial window), 0 in the ITI; with
-        ``gate_during_stimulus = False`` also 0 while the stimulus is on.
+        Attention gate: 1 on ``[cue_step, n_steps)`` (trial window), 0 in the ITI and, with
+        ``event_gate`` other than ``"open"``, 0 in its event windows.
     phase : int8 array, shape (n_steps,)
         0 offline (ITI), 1 online (window).
     tag : bool array, shape (n_steps,)
@@ -381,10 +392,23 @@ class WhatWhenStream:
         tag_len = ms_to_steps(spec.blocks[row["block"]].min_latency_ms, spec.dt_ms)
         tag[cs:cs + tag_len] = True
         gate = phase.astype(np.float32)
-        if row["occurred"] and not spec.gate_during_stimulus:
-            gate[ss:ss + spec.stim_steps] = 0.0
+        for onset in self._gate_off_steps(i):
+            gate[cs + onset:cs + onset + spec.stim_steps] = 0.0
         return TrialChunk(n_steps=ns, drive=drive, target=target, gate=gate,
                           phase=phase, tag=tag, cue_step=cs, stim_step=ss, trial=row)
+
+    def _gate_off_steps(self, i: int) -> list[int]:
+        """Onsets (steps after the cue) where ``event_gate`` closes trial ``i``'s gate."""
+        spec, t = self.spec, self._table
+        lat_steps = t["stim_step"] - t["cue_step"]
+        own = [int(lat_steps[i])] if t["occurred"][i] else []
+        if spec.event_gate == "open":
+            return []
+        if spec.event_gate == "stimulus":
+            return own
+        lo = max(0, i - spec.gate_memory_trials)
+        seen = (t["cue"][lo:i] == t["cue"][i]) & t["occurred"][lo:i]
+        return sorted(set(own) | {int(v) for v in lat_steps[lo:i][seen]})
 
     def __iter__(self) -> Iterator[TrialChunk]:
         for i in range(len(self)):

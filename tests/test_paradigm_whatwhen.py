@@ -260,3 +260,36 @@ BAD = [
 def test_invalid_spec_rejected(make, match):
     with pytest.raises(ValueError, match=match):
         make()
+
+
+@pytest.mark.parametrize("event_gate", ["open", "stimulus", "expected"])
+def test_event_gate(event_gate):
+    """The gate around stimuli: "stimulus" closes it while the stimulus is on; "expected"
+    also closes it, on every trial, at the latencies seen after the same cue within the
+    last ``gate_memory_trials`` trials (so an omission trial is gated like a stimulus one)."""
+    spec = WhatWhenSpec(n_identities=2, n_cues=2, event_gate=event_gate, gate_memory_trials=5,
+                        blocks=switch_blocks([40, 40], 0.5, [(300.0, 700.0), (500.0, 700.0)],
+                                             ((1.0, 0.0), (0.0, 1.0))))
+    stream = WhatWhenStream(spec, 3)
+    t = stream.trial_table()
+    stim = spec.stim_steps
+    for i in range(len(stream)):
+        c = stream.chunk(i)
+        closed = set(np.flatnonzero(c.gate[c.cue_step:] == 0))
+        own = set(range(c.stim_step - c.cue_step, c.stim_step - c.cue_step + stim)) \
+            if c.trial["occurred"] else set()
+        lo = max(0, i - 5)
+        seen = {int(t["latency_ms"][j]) for j in range(lo, i)
+                if t["occurred"][j] and t["cue"][j] == t["cue"][i]}
+        expected = {"open": set(), "stimulus": own,
+                    "expected": own.union(*[set(range(L, L + stim)) for L in seen])}
+        assert closed == expected[event_gate], (i, sorted(closed)[:3], seen)
+        assert np.all(c.gate[:c.cue_step] == 0)
+    if event_gate == "expected":   # after the switch, 300 ms is forgotten within 5 trials
+        late = [stream.chunk(i) for i in range(50, 80) if t["cue"][i] == 0]
+        assert all(np.all(c.gate[c.cue_step + 300:c.cue_step + 350] == 1) for c in late)
+
+
+def test_event_gate_rejects_unknown():
+    with pytest.raises(ValueError, match="event_gate = 'sometimes' is not one of open"):
+        WhatWhenSpec(event_gate="sometimes", blocks=default_spec().blocks)

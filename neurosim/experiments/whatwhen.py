@@ -44,10 +44,11 @@ DEFAULT_CONFIG = {
         "probability_trials": 80, "switch_probabilities": [0.8, 0.2], "switch_trials": [200, 60],
         "single_latency_ms": 600.0, "single_switched_latency_ms": 900.0,
         "iti_ms": [500.0, 1000.0],
-        # the attention gate closes while a stimulus is on: the "when" readout learns to
-        # predict the onset, not to follow the stimulus-driven response (issue 10: the
-        # elsewhere/peak ratio of R2 fell from 0.86 to 0.65 at 450/750 ms)
-        "gate_during_stimulus": False,
+        # the attention gate closes while a stimulus is on and, on every trial, at the
+        # latencies recently observed after the same cue (docs/model.md, issue 10): the
+        # "when" readout learns to predict onsets, not to follow the stimulus-driven
+        # response, and stimulus and omission trials train it symmetrically
+        "event_gate": "expected", "gate_memory_trials": 20,
     },
     # FORCE baseline (MODEL.md): alpha = 10 (P(0) = I/10), RLS every 20 gated steps.
     # forgetting: lambda of the "FORCE with forgetting" condition (--compare force only).
@@ -72,8 +73,8 @@ DEFAULT_CONFIG = {
 
 def stream_options(par: dict, dt_ms: float) -> dict:
     """The WhatWhenSpec settings every stream of the experiment shares (from ``paradigm``)."""
-    return dict(dt_ms=dt_ms, iti_ms=tuple(par["iti_ms"]),
-                gate_during_stimulus=par["gate_during_stimulus"])
+    return dict(dt_ms=dt_ms, iti_ms=tuple(par["iti_ms"]), event_gate=par["event_gate"],
+                gate_memory_trials=par["gate_memory_trials"])
 
 
 def _specs(par: dict, dt_ms: float) -> dict[str, WhatWhenSpec]:
