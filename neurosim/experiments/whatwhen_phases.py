@@ -19,7 +19,7 @@ from ..streams import Chunk
 # reconstructed): a wider spread of firing frequencies dephases the population rhythm that the
 # cue resets, so the post-cue state at t no longer echoes the state ~100-200 ms earlier, and a
 # slow local rule can tell the two apart (issue 10: R2's elsewhere/peak ratio at 450/750 ms
-# 1.08 -> 0.82 from this alone, 0.56 with the stimulus-gated rule). I up to 6 gave I rates of
+# 1.08 -> 0.82 from this alone, 0.44 with the event gate, docs/model.md). I up to 6 gave I rates of
 # 21.5 Hz (R0 allows 20).
 TIMING_NETWORK = {
     "n_neurons": 1000,
