@@ -51,11 +51,25 @@ def test_invalid_grid_is_a_clear_error(user, field):
         _grid(user, quick)
 
 
-def test_invalid_grid_touches_no_file(tmp_path):
+@pytest.mark.parametrize("user, field", [
+    ({"robustness": {"probabilities": [2.0]}}, r"robustness.probabilities\[0\]"),
+    ({"paradigm": {"event_gate": "bogus"}}, "paradigm.event_gate = 'bogus'"),
+    ({"paradigm": {"gate_memory_trials": 0}}, "paradigm.gate_memory_trials = 0"),
+])
+def test_invalid_input_touches_no_file(tmp_path, user, field):
     out = tmp_path / "rob.h5"
-    with pytest.raises(ConfigError):
-        run({"robustness": {"probabilities": [2.0]}}, out, None, report=None)
+    with pytest.raises(ConfigError, match=field):
+        run(user, out, None, report=None)
     assert not out.exists()
+
+
+def test_main_job_checks_the_gate_before_touching_its_file(tmp_path):
+    from neurosim.experiments import whatwhen
+    out = tmp_path / "ww.h5"
+    out.write_bytes(b"earlier results")
+    with pytest.raises(ConfigError, match="paradigm.event_gate"):
+        whatwhen.run({"paradigm": {"event_gate": "always"}}, out, None, report=None)
+    assert out.read_bytes() == b"earlier results" and len(list(tmp_path.iterdir())) == 1
 
 
 def test_specificity_by_hand():

@@ -25,10 +25,10 @@ from pathlib import Path
 
 import numpy as np
 
-from ..config import ConfigError
+from ..config import ConfigError, check_choice
 from ..learners import make_learner
 from ..network import build_network
-from ..paradigms.whatwhen import WhatWhenSpec, switch_blocks
+from ..paradigms.whatwhen import EVENT_GATES, WhatWhenSpec, switch_blocks
 from .common import full_config, network_and_run, open_run, resolve
 from .whatwhen_criteria import evaluate, format_table
 from .whatwhen_phases import TIMING_NETWORK, run_phase, timing_inputs
@@ -72,7 +72,13 @@ DEFAULT_CONFIG = {
 
 
 def stream_options(par: dict, dt_ms: float) -> dict:
-    """The WhatWhenSpec settings every stream of the experiment shares (from ``paradigm``)."""
+    """The WhatWhenSpec settings every stream of the experiment shares (from ``paradigm``),
+    checked under the user's key names."""
+    check_choice("paradigm.event_gate", par["event_gate"], EVENT_GATES)
+    memory = par["gate_memory_trials"]
+    if not isinstance(memory, int) or isinstance(memory, bool) or memory < 1:
+        raise ConfigError(f"paradigm.gate_memory_trials = {memory!r} is invalid: must be an "
+                          "integer >= 1")
     return dict(dt_ms=dt_ms, iti_ms=tuple(par["iti_ms"]), event_gate=par["event_gate"],
                 gate_memory_trials=par["gate_memory_trials"])
 
@@ -201,6 +207,7 @@ def run(config: dict | None, out: Path, figure: Path | None = None, report="tqdm
     if compare == "force":
         config = dict(config, force=dict(config["force"], in_main=True))
     t0 = time.perf_counter()
+    _specs(config["paradigm"], network_and_run(config)[1].dt_ms)   # bad input: nothing moved
     if out.exists():  # the phases have fixed run ids: keep the old file, never delete it
         n = 1
         while (kept := out.with_name(f"{out.stem}.prev-{n}{out.suffix}")).exists():

@@ -59,9 +59,6 @@ DEFAULT_CONFIG = dict(WHATWHEN_CONFIG, robustness={
     "quick_probability_switches": [[0.8, 0.2], [0.7, 0.3], [0.3, 0.7], [0.2, 0.9]],
 })
 
-CRITERIA = ("R2", "R5", "R6", "R7")
-
-
 # --------------------------------------------------------------------------- the grid
 
 def _check_latency(field, value, window_ms, stim_ms):
@@ -91,8 +88,10 @@ def build_grid(config: dict, quick: bool = False) -> list[dict]:
     for a latency outside the trial window, a probability outside [0, 1], a step <= 0 or an
     empty grid.
     """
+    from ..paradigms.whatwhen import WhatWhenSpec
     rob = config["robustness"]
-    window, stim = 1000.0, 50.0
+    fields = WhatWhenSpec.__dataclass_fields__      # the trial window the streams use
+    window, stim = fields["window_ms"].default, fields["stim_ms"].default
     lat_check = lambda f, v: _check_latency(f, v, window, stim)  # noqa: E731
     seeds_n = rob["seeds"]
     if not isinstance(seeds_n, int) or isinstance(seeds_n, bool) or seeds_n < 1:
@@ -210,12 +209,6 @@ def _latency_point(net, run_cfg, config, point, seed):
     return metrics, {"R2": all(r["passed"] for r in r2), "R5": r5 <= 0.1}
 
 
-def _family_par(config, point, **extra):
-    par = dict(config["paradigm"])
-    par.update(extra)
-    return par
-
-
 def _gain_point(net, run_cfg, config, point, seed, gain=None, force=False):
     """R4 on the probability phase of the main job; its gain at P = 1 normalises R7."""
     from .whatwhen import _specs
@@ -236,8 +229,8 @@ def _gain_point(net, run_cfg, config, point, seed, gain=None, force=False):
 def _timing_point(net, run_cfg, config, point, seed, gain=None, force=False):
     from .whatwhen_compare import (family_specs, force_learner, run_family,
                                    stop_when_timing_met, trials_to_timing)
-    par = _family_par(config, point, single_latency_ms=point["from"],
-                      single_switched_latency_ms=point["to"])
+    par = dict(config["paradigm"], single_latency_ms=point["from"],
+               single_switched_latency_ms=point["to"])
     dt = run_cfg.dt_ms
     n1 = int(par["switch_trials"][0])
     cap = int(math.ceil(0.5 * n1))
@@ -265,7 +258,7 @@ def _probability_point(net, run_cfg, config, point, seed, gain=None, force=False
     from .whatwhen_compare import (R7_TRIALS, cumulative_mean_prediction, family_specs,
                                    force_learner, r7_amplitude, run_family)
     p1, p2 = float(point["from"]), float(point["to"])
-    par = _family_par(config, point, switch_probabilities=[p1, p2])
+    par = dict(config["paradigm"], switch_probabilities=[p1, p2])
     dt = run_cfg.dt_ms
     lat = float(par["single_latency_ms"])
     n_after = R7_TRIALS[1] + 1
@@ -361,8 +354,10 @@ def run(config: dict | None, out: Path, figure: Path | None = None, report="tqdm
     if not isinstance(workers, int) or isinstance(workers, bool) or workers < 1:
         raise ConfigError(f"robustness.workers = {workers!r} is invalid: must be an integer "
                           ">= 1")
-    network_and_run(config)              # validates network and run before anything runs
+    from .whatwhen import _specs
+    _, run_cfg = network_and_run(config)  # validates network and run before anything runs
     _three_factor(config)                # validates the learner
+    _specs(config["paradigm"], run_cfg.dt_ms)   # validates the paradigm
     points = build_grid(config, quick)
     force = compare == "force"
     out = Path(out)
