@@ -31,9 +31,15 @@ def check_choice(name: str, value: str, choices) -> None:
 
 
 def check_range(name: str, value: float, lo: float = -math.inf, hi: float = math.inf,
-                lo_open: bool = False, hi_open: bool = False) -> None:
-    """Raise a ConfigError unless ``lo <= value <= hi`` (open ends where requested)."""
+                lo_open: bool = False, hi_open: bool = False, allow_inf: bool = False) -> None:
+    """Raise a ConfigError unless ``lo <= value <= hi`` (open ends where requested).
+
+    NaN is always refused, and so is infinity unless ``allow_inf`` (a field where infinity
+    means "never", e.g. a threshold that switches a mechanism off).
+    """
     ok = isinstance(value, (int, float)) and not isinstance(value, bool) and not math.isnan(value)
+    if ok and not allow_inf and math.isinf(value):
+        _check(False, name, value, f"must be a finite number in [{lo}, {hi}]")
     if ok:
         ok = (value > lo if lo_open else value >= lo) and (value < hi if hi_open else value <= hi)
     left = "(" if lo_open else "["
@@ -278,14 +284,21 @@ def to_dict(obj) -> dict:
 def load_file(path: str | Path) -> dict:
     """Read a TOML or JSON file into a dict (by extension)."""
     path = Path(path)
-    if not path.exists():
-        raise ConfigError(f"config file {str(path)!r} does not exist")
-    text = path.read_text(encoding="utf-8")
-    if path.suffix.lower() == ".toml":
-        return tomllib.loads(text)
-    if path.suffix.lower() == ".json":
-        return json.loads(text)
-    raise ConfigError(f"config file {str(path)!r}: unknown extension; use .toml or .json")
+    if not path.is_file():
+        what = "is a directory" if path.is_dir() else "does not exist"
+        raise ConfigError(f"config file {str(path)!r} {what}")
+    suffix = path.suffix.lower()
+    if suffix not in (".toml", ".json"):
+        raise ConfigError(f"config file {str(path)!r}: unknown extension; use .toml or .json")
+    try:
+        text = path.read_text(encoding="utf-8")
+        data = tomllib.loads(text) if suffix == ".toml" else json.loads(text)
+    except (OSError, UnicodeDecodeError, ValueError) as err:  # decode errors are ValueErrors
+        raise ConfigError(f"config file {str(path)!r} cannot be read: {err}") from None
+    if not isinstance(data, dict):
+        raise ConfigError(f"config file {str(path)!r} must hold a table of sections, "
+                          f"not {type(data).__name__}")
+    return data
 
 
 def _parse_scalar(text: str):
@@ -306,6 +319,9 @@ def apply_overrides(data: dict, overrides: list[str]) -> dict:
             raise ConfigError(f"override {item!r} must look like section.key=value")
         key, text = item.split("=", 1)
         parts = key.strip().split(".")
+        if not all(parts):
+            raise ConfigError(f"override {item!r}: the key before '=' must look like "
+                              "section.key (no empty names)")
         node = data
         for p in parts[:-1]:
             node = node.setdefault(p, {})

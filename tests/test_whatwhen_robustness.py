@@ -5,6 +5,7 @@ import pytest
 
 from neurosim.analysis.whatwhen import specificity
 from neurosim.config import ConfigError
+from neurosim.config import merge
 from neurosim.experiments.common import resolve
 from neurosim.experiments.whatwhen_robustness import DEFAULT_CONFIG, build_grid, run
 
@@ -118,7 +119,7 @@ def test_two_point_grid_writes_resumes_and_draws(tmp_path, capsys):
         assert f["runs/probability_0.3_to_0.7_s0/metrics"].attrs["r7_amplitude"] == r7
     # another config may not mix into this file
     with pytest.raises(ConfigError, match="another config"):
-        run(resolve(SMALL, {"learner": {"eta0": 60.0}}), out, None, report=None, quick=True)
+        run(merge(SMALL, {"learner": {"eta0": 60.0}}), out, None, report=None, quick=True)
 
 
 def test_a_point_cut_by_a_crash_runs_again(tmp_path, capsys):

@@ -4,12 +4,25 @@ from __future__ import annotations
 from pathlib import Path
 
 from ..config import NetworkConfig, RunConfig, from_dict, merge, to_dict
+from ..config_check import check_config
 from ..results import ResultsWriter
 
 
-def resolve(default: dict, user: dict | None) -> dict:
-    """The default config with the user's sections merged over it."""
-    return merge(default, user or {})
+def resolve(default: dict, user: dict | None, open_paths=()) -> dict:
+    """The default config with the user's sections merged over it, checked first.
+
+    Unknown sections and keys, and values of the wrong kind, are ConfigErrors naming the key
+    (:func:`neurosim.config_check.check_config`). A ``learner`` section is open there and
+    checked here instead, by building the learner it names (its hyper-parameters depend on
+    the learner chosen). ``open_paths``: further sections the experiment validates itself.
+    """
+    opened = tuple(open_paths) + (("learner",) if "learner" in default else ())
+    config = merge(default, check_config(default, user or {}, opened))
+    if "learner" in default:
+        from ..learners import make_learner
+        hyper = dict(config["learner"])
+        make_learner(hyper.pop("name", None), **hyper)
+    return config
 
 
 def network_and_run(config: dict) -> tuple[NetworkConfig, RunConfig]:

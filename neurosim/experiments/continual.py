@@ -117,7 +117,8 @@ def make_method(config: dict, method: str):
     hyper = dict(config["learners"].get(method, {}))
     if "online_outputs" in hyper:
         hyper["online_outputs"] = tuple(hyper["online_outputs"])
-    return make_learner("force" if method == "force_reset" else method, **hyper)
+    return make_learner("force" if method == "force_reset" else method,
+                        key=f"learners.{method}", **hyper)
 
 
 def block_plan(par: dict, seed: int) -> tuple[np.ndarray, np.ndarray]:
@@ -362,13 +363,13 @@ def write_results(out: Path, config: dict, runs: list[dict], rows: list[dict], r
 def run(config: dict | None, out: Path, figure: Path | None = None, report="tqdm",
         full: bool = False) -> dict:
     """Run every method over the seeds, print the table, write ``out`` and ``figure``."""
-    config = resolve(DEFAULT_CONFIG, config)
+    config = resolve(DEFAULT_CONFIG, config, open_paths=("learners.*",))
     par = config["continual"]
     t0 = time.perf_counter()
     net_cfg, run_cfg = network_config(config)
     methods = list(par["methods"])
-    for m in methods:
-        make_method(config, m)  # validate before simulating
+    for m in sorted(set(methods) | set(config["learners"])):
+        make_method(config, m)  # validate every method's settings before simulating
     n_seeds = max(int(par["seeds"]), 10 if full else 0)
     seeds = [run_cfg.seed + s for s in range(n_seeds)]
     if out.exists():

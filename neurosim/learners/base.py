@@ -25,16 +25,22 @@ def register(cls):
     return cls
 
 
-def make_learner(name: str, **hyper):
-    """Build the learner ``name`` with hyper-parameters ``hyper`` (unknown names listed)."""
-    check_choice("learner.name", name, LEARNERS)
+def make_learner(name: str, key: str = "learner", **hyper):
+    """Build the learner ``name`` with hyper-parameters ``hyper`` (unknown names listed).
+
+    ``key`` is the config section the settings came from; errors name it (``learner.eta0``).
+    """
+    check_choice(f"{key}.name", name, LEARNERS)
     cls = LEARNERS[name]
     valid = {f.name for f in dataclasses.fields(cls)}
     unknown = sorted(set(hyper) - valid)
     if unknown:
-        raise ConfigError(f"learner {name!r}: unknown hyper-parameter(s) {unknown}; "
+        raise ConfigError(f"{key}: unknown hyper-parameter(s) {unknown} of learner {name!r}; "
                           f"valid: {', '.join(sorted(valid))}")
-    return cls(**hyper)
+    try:
+        return cls(**hyper)
+    except ConfigError as err:   # the record names its fields "<rule>.<field>"
+        raise ConfigError(str(err).replace(f"{name}.", f"{key}.", 1)) from None
 
 
 @dataclasses.dataclass(frozen=True)

@@ -176,7 +176,7 @@ class Classp(_TrialLearner):
     def __post_init__(self):
         super().__post_init__()
         check_range("classp.eta_w", self.eta_w, 0)
-        check_range("classp.theta", self.theta, 0)
+        check_range("classp.theta", self.theta, 0, allow_inf=True)  # inf: no update passes
         check_range("classp.p", self.p, 0, lo_open=True)
         check_range("classp.eps", self.eps, 0)
         check_range("classp.gamma", self.gamma, 0, 1, lo_open=True)

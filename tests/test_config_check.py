@@ -1,0 +1,104 @@
+"""Strict configs: unknown keys, wrong kinds and non-finite values are errors naming the key,
+with exit code 2 from the CLI, no traceback, and the output file untouched."""
+import json
+
+import pytest
+
+from neurosim.cli import main
+from neurosim.config import ConfigError
+from neurosim.config_check import check_config
+from neurosim.experiments import get_experiment
+from neurosim.experiments.common import resolve
+
+EXPERIMENTS = ("whatwhen", "whatwhen_robustness", "continual", "force_sinusoid",
+               "izhikevich2003")
+
+
+@pytest.mark.parametrize("name", EXPERIMENTS)
+def test_every_default_config_passes_its_own_check(name):
+    default = get_experiment(name).DEFAULT_CONFIG
+    assert resolve(default, json.loads(json.dumps(default))) == json.loads(json.dumps(default))
+
+
+# (experiment, --set arguments, text the error must contain)
+BAD = [
+    ("whatwhen", ["n_neurons=50"], "unknown section 'n_neurons'"),
+    ("whatwhen", ["bogus.x=1"], "unknown section 'bogus'"),
+    ("whatwhen", ["paradigm.typo=1"], "unknown key 'paradigm.typo'"),
+    ("whatwhen", ["paradigm.lattencies_ms=[300, 600]"], "did you mean 'latencies_ms'"),
+    ("whatwhen", ["=5"], "override '=5'"),
+    ("whatwhen", ["network=5"], "network = 5 is invalid: must be a table"),
+    ("whatwhen", ["paradigm=[1]"], "paradigm = [1] is invalid: must be a table"),
+    ("whatwhen", ["paradigm.p_stimulus=Infinity"], "paradigm.p_stimulus = inf"),
+    ("whatwhen", ["paradigm.p_stimulus=NaN"], "paradigm.p_stimulus = nan"),
+    ("whatwhen", ["force.in_main=1"], "force.in_main = 1 is invalid: must be true or false"),
+    ("whatwhen", ['force.in_main="yes"'], "force.in_main = 'yes'"),
+    ("whatwhen", ["compare.seeds=2.5"], "compare.seeds = 2.5 is invalid: must be an integer"),
+    ("whatwhen", ['paradigm.latencies_ms=[400, "a"]'], "paradigm.latencies_ms[1] = 'a'"),
+    ("whatwhen", ["paradigm.latencies_ms=400"], "paradigm.latencies_ms = 400"),
+    ("whatwhen", ["learner.eta0=-1"], "learner.eta0 = -1"),
+    ("whatwhen", ["learner.eta0=1e999"], "learner.eta0 = inf"),
+    ("whatwhen", ["learner.bogus=1"], "learner: unknown hyper-parameter(s) ['bogus']"),
+    ("whatwhen", ['learner.name="oja2"'], "learner.name = 'oja2' is unknown"),
+    ("whatwhen", ["network.n_neuron=50"], "unknown key(s) ['n_neuron'] in network"),
+    ("whatwhen", ["network.weight_excitatory=Infinity"], "network.weight_excitatory = inf"),
+    ("whatwhen_robustness", ["robustness.seedz=2"], "did you mean 'seeds'"),
+    ("whatwhen_robustness", ["robustness.workers=true"], "robustness.workers = True"),
+    ("continual", ["continual.seeds=1.5"], "continual.seeds = 1.5"),
+    ("continual", ["learners.ewc.bogus=1"], "learners.ewc: unknown hyper-parameter(s)"),
+    ("continual", ["learners.classp.eta_w=-1"], "learners.classp.eta_w = -1"),
+    ("continual", ["learners.sgd.eta0=1"], "unknown key 'learners.sgd'"),
+    ("force_sinusoid", ["target.frequency=5"], "did you mean 'frequency_hz'"),
+    ("force_sinusoid", ["protocol.train_ms=-Infinity"], "protocol.train_ms = -inf"),
+    ("izhikevich2003", ["network.n_neurons=true"], "network.n_neurons"),
+]
+
+
+@pytest.mark.parametrize("name,sets,message", BAD,
+                         ids=[f"{n}:{s[0]}" for n, s, _ in BAD])
+def test_bad_settings_end_in_a_clear_error(tmp_path, capsys, name, sets, message):
+    out = tmp_path / "out.h5"
+    out.write_bytes(b"earlier results")
+    argv = ["run", name, "--out", str(out), "--quiet"]
+    for s in sets:
+        argv += ["--set", s]
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("neurosim: error: ") and message in err
+    assert "Traceback" not in err
+    assert out.read_bytes() == b"earlier results"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["out.h5"]
+
+
+@pytest.mark.parametrize("text,suffix,message", [
+    ("[1, 2]", ".json", "must hold a table of sections, not list"),
+    ('{"paradigm": ', ".json", "cannot be read"),
+    ("x = = 1", ".toml", "cannot be read"),
+    ("[bogus]\nx = 1\n", ".toml", "unknown section 'bogus'"),
+    ("[paradigm]\np_stimulus = nan\n", ".toml", "paradigm.p_stimulus = nan"),
+    ("n: 1", ".yaml", "unknown extension"),
+])
+def test_bad_config_files_are_named(tmp_path, capsys, text, suffix, message):
+    path = tmp_path / f"cfg{suffix}"
+    path.write_text(text)
+    assert main(["run", "whatwhen", "--config", str(path), "--out",
+                 str(tmp_path / "o.h5"), "--quiet"]) == 2
+    err = capsys.readouterr().err
+    assert message in err and (str(path) in err or "bogus" in err or "p_stimulus" in err)
+    assert not (tmp_path / "o.h5").exists()
+
+
+def test_a_directory_as_config_is_an_error(tmp_path, capsys):
+    assert main(["run", "whatwhen", "--config", str(tmp_path), "--quiet"]) == 2
+    assert "is a directory" in capsys.readouterr().err
+
+
+def test_values_take_the_default_kind():
+    default = {"a": {"n": 3, "x": 1.5, "xs": [1.0, 2.0], "grid": [[1.0, 2.0]]}}
+    got = check_config(default, {"a": {"n": 4.0, "x": 2, "xs": [3], "grid": [[1, 2], [3, 4]]}})
+    assert got == {"a": {"n": 4, "x": 2.0, "xs": [3.0], "grid": [[1.0, 2.0], [3.0, 4.0]]}}
+    assert type(got["a"]["n"]) is int and type(got["a"]["x"]) is float
+    with pytest.raises(ConfigError, match=r"a.grid\[1\]\[0\] = 'b'"):
+        check_config(default, {"a": {"grid": [[1, 2], ["b", 4]]}})
+    with pytest.raises(ConfigError, match="a.n = True"):
+        check_config(default, {"a": {"n": True}})
