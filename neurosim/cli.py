@@ -76,13 +76,14 @@ def _run(args) -> int:
     out = args.out or Path(f"{args.experiment}.h5")
     figure = args.figure or out.with_suffix(".png")
     kwargs = dict(out=out, figure=figure, report=None if args.quiet else "tqdm", full=args.full)
-    if args.compare is not None:
-        kwargs["compare"] = args.compare
-    if args.quick:
-        import inspect
-        if "quick" not in inspect.signature(module.run).parameters:
-            raise ConfigError(f"--quick does not apply to {args.experiment!r}")
-        kwargs["quick"] = True
+    import inspect
+    accepted = inspect.signature(module.run).parameters
+    for flag, name, value in (("--compare", "compare", args.compare),
+                              ("--quick", "quick", args.quick or None)):
+        if value is not None:
+            if name not in accepted:
+                raise ConfigError(f"{flag} does not apply to {args.experiment!r}")
+            kwargs[name] = value
     summary = module.run(user, **kwargs)
     if "table" not in summary:
         for key, value in summary.items():
@@ -101,6 +102,8 @@ def _resume(args, module) -> int:
     if given:
         raise ConfigError(f"--resume continues the run with its stored config and file; "
                           f"drop {', '.join(given)}")
+    if not args.resume.is_file():   # never create a file to "resume" into
+        raise ConfigError(f"--resume {str(args.resume)!r}: no such results file")
     figure = args.figure or args.resume.with_suffix(".png")
     summary = module.resume(args.resume, run_id=args.run_id, figure=figure,
                             report=None if args.quiet else "tqdm")

@@ -6,6 +6,7 @@ unknown keys (listing the valid ones) and ``apply_overrides`` handles CLI ``--se
 """
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import json
 import math
@@ -45,6 +46,25 @@ def check_range(name: str, value: float, lo: float = -math.inf, hi: float = math
     left = "(" if lo_open else "["
     right = ")" if hi_open else "]"
     _check(ok, name, value, f"must lie in {left}{lo}, {hi}{right}")
+
+
+@contextlib.contextmanager
+def user_keys(mapping: dict[str, str]):
+    """Report errors raised under internal field names by the user's config keys.
+
+    Code that builds records from a config section (e.g. a paradigm's ``Block``) raises
+    ``"Block.n_trials = 0 is outside [1, inf)"``; inside ``with user_keys({"Block.n_trials":
+    "paradigm.main_trials"})`` that becomes a ConfigError
+    ``"paradigm.main_trials: Block.n_trials = 0 is outside [1, inf)"``.
+    """
+    try:
+        yield
+    except ValueError as err:
+        msg = str(err)
+        for internal, key in mapping.items():
+            if msg.startswith(internal):
+                raise ConfigError(f"{key}: {msg}") from None
+        raise
 
 
 NEURON_MODELS = ("izhikevich2003", "regular_spiking", "intrinsically_bursting", "chattering",

@@ -113,6 +113,40 @@ def _neuron_parameters(cfg: NetworkConfig, rng: np.random.Generator):
             FORM_2003, np.array([1.0, 0.04, 0.0, 0.0, 30.0]))
 
 
+def build_bytes(cfg: NetworkConfig) -> int:
+    """Peak memory (bytes) that :func:`build_network` needs for the weights of ``cfg``.
+
+    Dense: the float64 magnitude draw, the weight matrix and one temporary, 3 x 8 N^2 (plus
+    8 N^2 for the connection mask when p < 1). Sparse: about 28 bytes per expected synapse
+    (int32 index, float64 weight, magnitude draw and presynaptic id).
+    """
+    n, p = cfg.n_neurons, cfg.connection_probability
+    if cfg.connectivity == "dense":
+        return int(8 * n * n * (3 + (p < 1.0)))
+    return int(28 * n * n * p + 16 * n)
+
+
+def check_fits_memory(cfg: NetworkConfig, total_bytes: int | None = None) -> None:
+    """Refuse (ConfigError naming ``network.n_neurons``) a network whose weights alone would
+    need more than 80 % of this machine's physical memory (``total_bytes``)."""
+    import os
+    if total_bytes is None:
+        try:
+            total_bytes = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+        except (ValueError, OSError, AttributeError):   # not POSIX: no guard
+            return
+    need = build_bytes(cfg)
+    if need > 0.8 * total_bytes:
+        gib = 2.0 ** 30
+        hint = ("; connectivity = 'sparse' with connection_probability < 1 needs "
+                f"{28 * cfg.n_neurons ** 2 * 0.1 / gib:.3g} GiB at p = 0.1"
+                if cfg.connectivity == "dense" else "")
+        raise ConfigError(
+            f"network.n_neurons = {cfg.n_neurons} ({cfg.connectivity}, connection_probability "
+            f"{cfg.connection_probability}) needs about {need / gib:.3g} GiB to build its "
+            f"weights, more than 80 % of this machine's {total_bytes / gib:.1f} GiB{hint}")
+
+
 def _weights(cfg: NetworkConfig, excitatory: np.ndarray, rng: np.random.Generator):
     """Weights indexed [pre, post]; dense array or CSR by presynaptic row."""
     n, p = cfg.n_neurons, cfg.connection_probability

@@ -51,6 +51,18 @@ BAD = [
     ("force_sinusoid", ["target.frequency=5"], "did you mean 'frequency_hz'"),
     ("force_sinusoid", ["protocol.train_ms=-Infinity"], "protocol.train_ms = -inf"),
     ("izhikevich2003", ["network.n_neurons=true"], "network.n_neurons"),
+    ("izhikevich2003", ["network.n_neurons=1000000000000"], "more than 80 % of this machine"),
+    # values that passed the kind check but made no sense, named by the user's key
+    ("whatwhen", ["paradigm.p_stimulus=0"], "paradigm.p_stimulus = 0.0 is invalid"),
+    ("whatwhen", ["paradigm.probability_levels=[0, 0]"], "paradigm.probability_levels"),
+    ("whatwhen", ["paradigm.iti_ms=[500]"], "paradigm.iti_ms: "),
+    ("whatwhen", ["paradigm.main_trials=[0, 60]"], "paradigm.main_trials: "),
+    ("whatwhen", ["paradigm.cue_identity_probs=[[0.5, 0.6], [0.2, 0.8]]"],
+     "paradigm.cue_identity_probs: "),
+    ("whatwhen", ["paradigm.switch_trials=[10, 10, 10]"], "paradigm.switch_trials"),
+    ("whatwhen", ["paradigm.probability_trials=0"], "paradigm.probability_trials: "),
+    ("continual", ["continual.seeds=0"], "continual.seeds = 0 is invalid"),
+    ("continual", ["continual.workers=0"], "continual.workers = 0 is invalid"),
 ]
 
 
@@ -102,3 +114,28 @@ def test_values_take_the_default_kind():
         check_config(default, {"a": {"grid": [[1, 2], ["b", 4]]}})
     with pytest.raises(ConfigError, match="a.n = True"):
         check_config(default, {"a": {"n": True}})
+
+
+def test_flags_an_experiment_does_not_take_are_errors(capsys):
+    assert main(["run", "izhikevich2003", "--compare", "force", "--quiet"]) == 2
+    assert "--compare does not apply to 'izhikevich2003'" in capsys.readouterr().err
+
+
+def test_resume_of_a_missing_file_creates_nothing(tmp_path, capsys):
+    path = tmp_path / "missing.h5"
+    assert main(["run", "izhikevich2003", "--resume", str(path), "--quiet"]) == 2
+    assert "no such results file" in capsys.readouterr().err
+    assert not path.exists()
+
+
+def test_memory_guard_by_hand():
+    from neurosim.config import NetworkConfig
+    from neurosim.network import build_bytes, check_fits_memory
+    dense = NetworkConfig(n_neurons=1000)
+    assert build_bytes(dense) == 3 * 8 * 1000 ** 2
+    assert build_bytes(NetworkConfig(n_neurons=1000, connection_probability=0.5)) == 32e6
+    sparse = NetworkConfig(n_neurons=1000, connectivity="sparse", connection_probability=0.1)
+    assert build_bytes(sparse) == 28 * 1000 ** 2 * 0.1 + 16 * 1000
+    check_fits_memory(dense, total_bytes=30e6)           # 24 MB of 30: allowed
+    with pytest.raises(ConfigError, match="network.n_neurons = 1000 "):
+        check_fits_memory(dense, total_bytes=29e6)        # more than 80 % of it: refused

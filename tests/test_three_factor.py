@@ -61,7 +61,9 @@ def test_learning_rate_is_normalised_by_feature_power():
 
 
 def test_bad_hyperparameters():
-    with pytest.raises(ValueError, match="three_factor.eta0 = -1"):
+    with pytest.raises(ValueError, match="learner.eta0 = -1"):     # the user's config key
         make_learner("three_factor", eta0=-1)
+    with pytest.raises(ValueError, match="learners.ewc.eta0 = -1"):
+        make_learner("ewc", key="learners.ewc", eta0=-1)
     with pytest.raises(ValueError, match="valid names: .*three_factor"):
         make_learner("hebb")

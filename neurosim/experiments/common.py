@@ -26,9 +26,12 @@ def resolve(default: dict, user: dict | None, open_paths=()) -> dict:
 
 
 def network_and_run(config: dict) -> tuple[NetworkConfig, RunConfig]:
-    """Validated network and run records of a resolved config."""
-    return (from_dict(NetworkConfig, config.get("network", {}), "network"),
-            from_dict(RunConfig, config.get("run", {}), "run"))
+    """Validated network and run records of a resolved config (a network whose weights would
+    not fit in memory is refused here, before anything is built or written)."""
+    from ..network import check_fits_memory
+    net = from_dict(NetworkConfig, config.get("network", {}), "network")
+    check_fits_memory(net)
+    return net, from_dict(RunConfig, config.get("run", {}), "run")
 
 
 def open_run(out: Path, kind: str, config: dict, run_cfg: RunConfig, extra_attrs: dict,
@@ -46,3 +49,17 @@ def full_config(network: NetworkConfig, run: RunConfig, **sections) -> dict:
     out = {"network": to_dict(network), "run": to_dict(run)}
     out.update(sections)
     return out
+
+
+def move_aside(out: Path) -> Path | None:
+    """Rename an existing results file ``out`` to ``<stem>.prev-N<suffix>`` (the first free N)
+    so that a new run never overwrites earlier results; returns the new name (None: no file)."""
+    out = Path(out)
+    if not out.exists():
+        return None
+    n = 1
+    while (kept := out.with_name(f"{out.stem}.prev-{n}{out.suffix}")).exists():
+        n += 1
+    out.rename(kept)
+    print(f"{out} exists: moved it to {kept}")
+    return kept

@@ -52,7 +52,7 @@ from ..paradigms.schedules import fixed_blocks, power_law_recurrence
 from ..paradigms.whatwhen import Block, WhatWhenSpec, WhatWhenStream
 from ..simulator import Simulator, n_features
 from ..streams import Chunk
-from .common import full_config, network_and_run, resolve
+from .common import full_config, move_aside, network_and_run, resolve
 from .whatwhen_phases import TIMING_NETWORK, timing_inputs
 
 METHODS = ("three_factor", "plain_trial", "classp", "fast_slow", "ewc", "force", "force_reset")
@@ -370,10 +370,12 @@ def run(config: dict | None, out: Path, figure: Path | None = None, report="tqdm
     methods = list(par["methods"])
     for m in sorted(set(methods) | set(config["learners"])):
         make_method(config, m)  # validate every method's settings before simulating
+    for key in ("seeds", "workers"):
+        if par[key] < 1:
+            raise ConfigError(f"continual.{key} = {par[key]} is invalid: must be >= 1")
     n_seeds = max(int(par["seeds"]), 10 if full else 0)
     seeds = [run_cfg.seed + s for s in range(n_seeds)]
-    if out.exists():
-        out.unlink()
+    move_aside(out)
     jobs = [(config, m, seed) for seed in seeds for m in methods]
 
     def note(r):
@@ -383,7 +385,7 @@ def run(config: dict | None, out: Path, figure: Path | None = None, report="tqdm
                   flush=True)
         return r
 
-    workers = int(par.get("workers", 1))
+    workers = par["workers"]
     if workers > 1 and len(jobs) > 1:
         from concurrent.futures import ProcessPoolExecutor
         with ProcessPoolExecutor(max_workers=workers) as pool:

@@ -25,11 +25,11 @@ from pathlib import Path
 
 import numpy as np
 
-from ..config import ConfigError, check_choice
+from ..config import ConfigError, check_choice, check_range, user_keys
 from ..learners import make_learner
 from ..network import build_network
 from ..paradigms.whatwhen import EVENT_GATES, WhatWhenSpec, switch_blocks
-from .common import full_config, network_and_run, open_run, resolve
+from .common import full_config, move_aside, network_and_run, open_run, resolve
 from .whatwhen_criteria import evaluate, format_table
 from .whatwhen_phases import TIMING_NETWORK, run_phase, timing_inputs
 
@@ -83,20 +83,45 @@ def stream_options(par: dict, dt_ms: float) -> dict:
                 gate_memory_trials=par["gate_memory_trials"])
 
 
+_SHARED_KEYS = {"WhatWhenSpec.iti_ms": "paradigm.iti_ms",
+                "WhatWhenSpec.gate_memory_trials": "paradigm.gate_memory_trials"}
+
+
 def _specs(par: dict, dt_ms: float) -> dict[str, WhatWhenSpec]:
+    """The three streams of the experiment; errors name the ``paradigm`` keys they come from."""
     lat = tuple(par["latencies_ms"])
     moved = (par["switched_latency_ms"],) + lat[1:]
     probs = tuple(tuple(r) for r in par["cue_identity_probs"])
     common = stream_options(par, dt_ms)
-    main = WhatWhenSpec(n_identities=len(lat), n_cues=len(probs), blocks=switch_blocks(
-        par["main_trials"], par["p_stimulus"], [lat, moved], probs), **common)
+    # the main stream must hold stimulus trials (R2, R3, R5, R6, R8 are measured on them), and
+    # R4 normalises by the amplitude at the largest probability level
+    check_range("paradigm.p_stimulus", par["p_stimulus"], 0.0, 1.0, lo_open=True)
+    levels = par["probability_levels"]
+    if not levels or max(levels) <= 0:
+        raise ConfigError(f"paradigm.probability_levels = {levels!r} is invalid: needs a "
+                          "level > 0 (the readout's gain is measured at the largest)")
+    with user_keys(dict(_SHARED_KEYS, **{
+            "Block.n_trials": "paradigm.main_trials", "Block.p_stimulus": "paradigm.p_stimulus",
+            "Block.identity_probs": "paradigm.cue_identity_probs",
+            "Block.latencies_ms": "paradigm.latencies_ms (or switched_latency_ms)",
+            "switch_blocks": "paradigm.main_trials"})):
+        main = WhatWhenSpec(n_identities=len(lat), n_cues=len(probs), blocks=switch_blocks(
+            par["main_trials"], par["p_stimulus"], [lat, moved], probs), **common)
     single = ((1.0,),)
     one = (par["single_latency_ms"],)
-    levels = par["probability_levels"]
-    prob = WhatWhenSpec(n_identities=1, n_cues=1, blocks=switch_blocks(
-        [par["probability_trials"]] * len(levels), levels, one, single), **common)
-    switch = WhatWhenSpec(n_identities=1, n_cues=1, blocks=switch_blocks(
-        par["switch_trials"], par["switch_probabilities"], one, single), **common)
+    with user_keys(dict(_SHARED_KEYS, **{
+            "Block.n_trials": "paradigm.probability_trials",
+            "Block.p_stimulus": "paradigm.probability_levels",
+            "Block.latencies_ms": "paradigm.single_latency_ms"})):
+        prob = WhatWhenSpec(n_identities=1, n_cues=1, blocks=switch_blocks(
+            [par["probability_trials"]] * len(levels), levels, one, single), **common)
+    with user_keys(dict(_SHARED_KEYS, **{
+            "Block.n_trials": "paradigm.switch_trials",
+            "Block.p_stimulus": "paradigm.switch_probabilities",
+            "Block.latencies_ms": "paradigm.single_latency_ms",
+            "switch_blocks": "paradigm.switch_trials / switch_probabilities"})):
+        switch = WhatWhenSpec(n_identities=1, n_cues=1, blocks=switch_blocks(
+            par["switch_trials"], par["switch_probabilities"], one, single), **common)
     return {"main": main, "probability": prob, "switch": switch}
 
 
@@ -208,12 +233,7 @@ def run(config: dict | None, out: Path, figure: Path | None = None, report="tqdm
         config = dict(config, force=dict(config["force"], in_main=True))
     t0 = time.perf_counter()
     _specs(config["paradigm"], network_and_run(config)[1].dt_ms)   # bad input: nothing moved
-    if out.exists():  # the phases have fixed run ids: keep the old file, never delete it
-        n = 1
-        while (kept := out.with_name(f"{out.stem}.prev-{n}{out.suffix}")).exists():
-            n += 1
-        out.rename(kept)
-        print(f"{out} exists: moved it to {kept}")
+    move_aside(out)   # the phases have fixed run ids: keep the old file, never delete it
     _, run_cfg = network_and_run(config)
     result = run_seed(config, out, report, run_cfg.seed)
     rows = result["rows"]
