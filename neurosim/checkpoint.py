@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from . import interrupts
 from .config import ConfigError
 from .results import ResultsError
 
@@ -60,11 +61,17 @@ class Checkpointer:
         self.wall_before, self.t_start = float(wall_time_s), time.perf_counter()
         self.chunk_offset = int(chunk_offset)
         self.n_saved = 0
+        self.saved_step = None
 
     @property
     def wall_time_s(self) -> float:
         """Wall-clock time of the run so far, earlier sessions included (s)."""
         return self.wall_before + time.perf_counter() - self.t_start
+
+    def on_stop(self, sim) -> None:
+        """The run stops here (SIGINT/SIGTERM): save unless this step is saved already."""
+        if self.every_chunks > 0 and self.saved_step != sim.step:
+            self.save(sim)
 
     def __call__(self, sim, chunk=None, result=None) -> None:
         """``on_chunk`` callback: save when the stream position is a multiple of K."""
@@ -72,9 +79,12 @@ class Checkpointer:
 
     def maybe_save(self, sim, n_trials: int = 0, meta: dict | None = None,
                    arrays: dict | None = None) -> bool:
-        """Save if the stream position is a multiple of ``every_chunks``; True if saved."""
+        """Save if the stream position is a multiple of ``every_chunks``, or at once when a
+        stop was requested (SIGINT/SIGTERM, :mod:`neurosim.interrupts`); True if saved."""
         position = sim.chunk_index - self.chunk_offset
-        if self.every_chunks <= 0 or position == 0 or position % self.every_chunks:
+        stop = interrupts.requested() is not None
+        if self.every_chunks <= 0 or position == 0 or (position % self.every_chunks
+                                                        and not stop):
             return False
         self.save(sim, n_trials, meta, arrays)
         return True
@@ -99,6 +109,7 @@ class Checkpointer:
                          extra=meta or {})
         self.run_writer.save_checkpoint(sim_arrays, full_meta)
         self.n_saved += 1
+        self.saved_step = sim.step
 
 
 @dataclass

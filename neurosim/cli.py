@@ -14,6 +14,7 @@ import json
 import sys
 from pathlib import Path
 
+from . import interrupts
 from .config import ConfigError, apply_overrides, load_file
 
 
@@ -113,9 +114,40 @@ def _resume(args, module) -> int:
     return 0
 
 
+def _interrupted(args, err) -> int:
+    """Say where the interrupted run stands and how to continue it; the exit code."""
+    print(f"neurosim: {err}; the results file keeps every finished chunk", file=sys.stderr)
+    if args.command == "run":
+        from .experiments import get_experiment
+        path = args.resume or args.out or Path(f"{args.experiment}.h5")
+        if hasattr(get_experiment(args.experiment), "resume"):
+            print(f"neurosim: continue with: neurosim run {args.experiment} --resume {path}",
+                  file=sys.stderr)
+        else:
+            print(f"neurosim: {args.experiment!r} cannot resume yet; {path} holds the run up to "
+                  "the interruption, marked incomplete", file=sys.stderr)
+    return err.exit_code
+
+
 def main(argv=None) -> int:
-    """Entry point of the ``neurosim`` console script."""
+    """Entry point of the ``neurosim`` console script.
+
+    SIGINT and SIGTERM stop a run cleanly at the next chunk boundary (a checkpoint is saved
+    where the experiment keeps them): exit code 130 or 143. A second signal stops at once.
+    """
     args = _parser().parse_args(argv)
+    with interrupts.deferred_signals():
+        try:
+            code = _dispatch(args)
+        except interrupts.Interrupted as err:
+            return _interrupted(args, err)
+        if interrupts.requested() is not None:
+            print("neurosim: the run had finished when the interrupt took effect",
+                  file=sys.stderr)
+        return code
+
+
+def _dispatch(args) -> int:
     try:
         if args.command == "run":
             return _run(args)

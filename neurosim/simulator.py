@@ -11,6 +11,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from . import interrupts
 from .backends import get_backend
 from .config import ConfigError, RunConfig
 from .kernels.records import CODES, ChunkIO, Params, Readout, Recording, State
@@ -150,7 +151,13 @@ class Simulator:
         return time.perf_counter() - t0
 
     def run_one_chunk(self, chunk, recorder: Recorder | None = None) -> ChunkResult:
-        """Simulate one chunk (one compiled call, more only if the spike buffer fills)."""
+        """Simulate one chunk (one compiled call, more only if the spike buffer fills).
+
+        Raises :class:`neurosim.interrupts.Interrupted` instead, before any work, when SIGINT
+        or SIGTERM arrived under :func:`neurosim.interrupts.deferred_signals`: every loop
+        stops at a chunk boundary, after the previous chunk was recorded.
+        """
+        interrupts.check(self.step)
         net, dtype = self.network, self.network.a.dtype
         n_steps = int(chunk.n_steps)
         n_out = self.readout.W.shape[0]
@@ -250,7 +257,9 @@ class Simulator:
         """Run ``stream`` (or ``duration_ms`` with no drive) and return the recorder.
 
         ``on_chunk(sim, chunk, result)`` is called after every chunk (learners consolidate
-        there); ``report`` is None, 'text', 'tqdm' or ``callable(done_ms, total_ms)``.
+        there); if it has an ``on_stop(sim)`` method (a :class:`~neurosim.checkpoint.
+        Checkpointer`), that is called when SIGINT/SIGTERM stops the run at a chunk boundary
+        (:mod:`neurosim.interrupts`), before ``Interrupted`` is raised. ``report`` is None, 'text', 'tqdm' or ``callable(done_ms, total_ms)``.
         """
         run = self.run_config
         if stream is None:
@@ -264,6 +273,9 @@ class Simulator:
         start_step, t_start = self.step, time.perf_counter()
         try:
             for chunk in stream:
+                if interrupts.requested() is not None:   # stop here, state saved if kept
+                    getattr(on_chunk, "on_stop", lambda sim: None)(self)
+                    interrupts.check(self.step)
                 result = self.run_one_chunk(chunk, recorder)
                 if on_chunk is not None:
                     on_chunk(self, chunk, result)

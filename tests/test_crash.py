@@ -140,3 +140,56 @@ def test_sigkill_after_two_checkpoints_leaves_a_readable_resumable_file(tmp_path
     izhikevich2003.resume(path, figure=None, report=None)
     assert load(path).latest.complete
     assert_prefix_of_reference(path, reference, 2000)
+
+
+class _Slow:
+    """A reporter that lets each chunk take ~15 ms, so signals land mid-run."""
+
+    def __call__(self, done_ms, total_ms):
+        import time
+        time.sleep(0.015)
+
+    def close(self):
+        pass
+
+
+def test_twenty_signals_at_random_moments_stop_cleanly_and_resume_bitwise(
+        tmp_path, monkeypatch, reference, capsys):
+    """SIGINT or SIGTERM at a random moment (from another thread, as a terminal or a batch
+    system would send it): exit 130 / 143, a checkpoint at the step where it stopped, the
+    resume command printed, and --resume ends bitwise equal to an uninterrupted run."""
+    import os
+    import signal
+    import threading
+    monkeypatch.setattr(simulator_module, "make_reporter", lambda report, total: _Slow())
+    cfg = tmp_path / "c.json"
+    cfg.write_text(json.dumps(CONFIG))
+    rng = np.random.default_rng(7)
+    outcomes = []
+    for k in range(20):
+        path = tmp_path / f"sig{k}.h5"
+        signum = (signal.SIGINT, signal.SIGTERM)[k % 2]
+        timer = threading.Timer(rng.uniform(0.0, 0.35), os.kill, (os.getpid(), signum))
+        timer.start()
+        code = cli_main(["run", "izhikevich2003", "--config", str(cfg), "--out", str(path),
+                         "--figure", str(tmp_path / "f.png")])
+        timer.join()
+        err = capsys.readouterr().err
+        assert "Traceback" not in err and "Exception ignored" not in err
+        if code == 0:             # the signal came after the last chunk
+            assert "had finished" in err
+        else:
+            assert code == 128 + signum, (k, code, err)
+            assert f"--resume {path}" in err
+            run = load(path).latest
+            assert not run.complete
+            stopped = int(run.attrs["duration_ms"])
+            if stopped:           # stopped after chunks ran: its checkpoint is at that step
+                assert f"resumable from its checkpoint at step {stopped}" in describe(path)
+            assert cli_main(["run", "izhikevich2003", "--resume", str(path), "--figure",
+                             str(tmp_path / "f.png")]) == 0
+            capsys.readouterr()
+        assert load(path).latest.complete
+        assert_prefix_of_reference(path, reference, 2000)
+        outcomes.append(code)
+    assert outcomes.count(130) + outcomes.count(143) >= 10, outcomes
