@@ -163,6 +163,9 @@ def _dispatch(args) -> int:
             from .results import info
             print(info())
             return 0
+    except FloatingPointError as err:   # a diverged run (simulator.DivergenceError)
+        print(f"neurosim: error: {err}", file=sys.stderr)
+        return 1
     except (ConfigError, ValueError, FileNotFoundError, KeyboardInterrupt) as err:
         if isinstance(err, KeyboardInterrupt):
             print("interrupted: the results file keeps every finished chunk", file=sys.stderr)

@@ -183,15 +183,38 @@ class Simulator:
                     cap = self._spike_capacity
                     rec = rec._replace(spk_step=np.zeros(cap, np.int32),
                                        spk_id=np.zeros(cap, np.int32))
+        self._check_finite(n_steps, rec.z)   # before the chunk is recorded: no NaN rows
         if recorder is not None:
             recorder.add_chunk(self.step, rec.rate, rec.z, rec.z0, rec.traces)
         result = ChunkResult(self.step, n_steps, rec.z, rec.z0, rec.rate)
         self.step += n_steps
         self.chunk_index += 1
-        if not np.all(np.isfinite(self.state.v)):
-            raise FloatingPointError(f"non-finite membrane potential at step {self.step}: "
-                                     "the integration diverged (reduce dt or input strength)")
         return result
+
+    def _check_finite(self, n_steps: int, z: np.ndarray) -> None:
+        """Raise :class:`DivergenceError` if the chunk just simulated left a non-finite state
+        variable or readout weight (v, u, synaptic current, W), naming where and why."""
+        s, r = self.state, self.readout
+        lo, hi = self.step, self.step + n_steps
+        for name, arr, cause in (
+                ("membrane potential v", s.v, _NEURON_CAUSE), ("recovery u", s.u, _NEURON_CAUSE),
+                ("synaptic current", s.isyn, _NEURON_CAUSE)):
+            bad = np.flatnonzero(~np.isfinite(arr))
+            if bad.size:
+                raise DivergenceError(
+                    f"non-finite {name} of neuron {bad[0]} ({bad.size} neurons) in steps "
+                    f"{lo}-{hi} (t = {lo * self.run_config.dt_ms:g}-"
+                    f"{hi * self.run_config.dt_ms:g} ms): {cause}")
+        bad_w = ~np.isfinite(r.W)
+        if bad_w.any():
+            out, feat = np.argwhere(bad_w)[0]
+            rows = np.flatnonzero(~np.all(np.isfinite(z), axis=1)) if z.size else []
+            at = (f"its output is non-finite from step {lo + rows[0]}" if len(rows)
+                  else f"in steps {lo}-{hi}")
+            raise DivergenceError(
+                f"non-finite readout weight W[{out}, {feat}] (output {out}), {at}: the "
+                "readout's learning diverged; its rate is too large for these features "
+                "(learner.eta0 for the three-factor rule, force.alpha for RLS)")
 
     def checkpoint(self) -> tuple[dict, dict]:
         """Full simulation state, enough to continue bitwise identically after :meth:`restore`.
@@ -285,6 +308,16 @@ class Simulator:
             recorder.flush()
         self.wall_time_s = time.perf_counter() - t_start
         return recorder
+
+
+_NEURON_CAUSE = ("the integration diverged; likely too strong coupling or input for this "
+                 "step (network.weight_excitatory / weight_inhibitory / gaussian_gain, input "
+                 "amplitudes, network.noise_*, run.dt_ms)")
+
+
+class DivergenceError(FloatingPointError):
+    """A state variable or readout weight became NaN or infinite; the message names which,
+    where (neuron or readout index, steps) and the config values likely responsible."""
 
 
 def _params_crc(params: Params) -> int:

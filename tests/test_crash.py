@@ -193,3 +193,18 @@ def test_twenty_signals_at_random_moments_stop_cleanly_and_resume_bitwise(
         assert_prefix_of_reference(path, reference, 2000)
         outcomes.append(code)
     assert outcomes.count(130) + outcomes.count(143) >= 10, outcomes
+
+
+def test_a_diverging_network_stops_before_writing_non_finite_rows(tmp_path, capsys):
+    path = tmp_path / "div.h5"
+    cfg = tmp_path / "c.json"
+    cfg.write_text(json.dumps({"network": {"n_neurons": 200, "weight_excitatory": 1e30},
+                               "run": {"duration_ms": 1000.0, "chunk_ms": 100.0}}))
+    assert cli_main(["run", "izhikevich2003", "--config", str(cfg), "--out", str(path)]) == 1
+    err = capsys.readouterr().err
+    assert "non-finite membrane potential v of neuron" in err and "steps 0-100" in err
+    assert "network.weight_excitatory" in err and "Traceback" not in err
+    run = load(path).latest
+    assert not run.complete and run.attrs["duration_ms"] == 0.0
+    with pytest.raises(KeyError, match="no series 'rate'"):   # the diverged chunk: not written
+        run.series("rate")

@@ -67,3 +67,21 @@ def test_bad_hyperparameters():
         make_learner("ewc", key="learners.ewc", eta0=-1)
     with pytest.raises(ValueError, match="valid names: .*three_factor"):
         make_learner("hebb")
+
+
+@pytest.mark.filterwarnings("ignore:invalid value:RuntimeWarning")
+@pytest.mark.filterwarnings("ignore:overflow:RuntimeWarning")
+def test_a_diverging_readout_stops_the_run_naming_the_weight_and_step(backend):
+    # x = [0, 0, 0, 1], target 1, eta 1e30: W_bias = 1e30 after step 0, -1e60 (float32: -inf)
+    # after step 1, so the output is 0, 1e30, then non-finite from step 2 on.
+    from neurosim.simulator import DivergenceError
+    learner = make_learner("three_factor")
+
+    def readout(net):
+        r = learner.init_state(n_features(net), 2, net.n_neurons, np.float32, 1.0)
+        return r._replace(eta=np.float64(1e30))
+
+    chunk = Chunk(10, target=np.array([[1.0, 0.0]] * 10), gate=np.ones(10))
+    with pytest.raises(DivergenceError, match=r"W\[0, \d\] \(output 0\), its output is "
+                                              r"non-finite from step 2: .*learner.eta0"):
+        simulate(SILENT, backend, readout=readout, stream=[chunk])
