@@ -46,6 +46,8 @@ def _parser() -> argparse.ArgumentParser:
 
     ins = sub.add_parser("inspect", help="describe a results file")
     ins.add_argument("file", type=Path)
+    ins.add_argument("--verify", action="store_true",
+                     help="read every dataset back and check its checksums (exit 1 if damaged)")
 
     plot = sub.add_parser("plot", help="draw a figure from a results file")
     plot.add_argument("file", type=Path)
@@ -153,8 +155,9 @@ def _dispatch(args) -> int:
             return _run(args)
         if args.command == "inspect":
             from .results import describe
-            print(describe(args.file))
-            return 0
+            text = describe(args.file, verify=args.verify)
+            print(text)
+            return 1 if "verify: DAMAGED" in text else 0
         if args.command == "plot":
             from .plotting import plot_file
             print(plot_file(args.file, run_id=args.run, kind=args.kind, out=args.out))

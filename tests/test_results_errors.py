@@ -81,3 +81,32 @@ def test_writer_refuses_to_append_to_foreign_files(tmp_path):
 def test_missing_file(tmp_path):
     with pytest.raises(FileNotFoundError, match="no results file"):
         load(tmp_path / "absent.h5")
+
+
+def _damage_first_chunk(path, dataset, fill=None):
+    """Overwrite bytes in the middle of the first stored chunk of ``dataset`` on disk."""
+    with h5py.File(path, "r") as f:
+        info = f[dataset].id.get_chunk_info(0)
+    with open(path, "r+b") as fh:
+        fh.seek(info.byte_offset + info.size // 2)
+        n = 8 if fill is None else info.size - info.size // 2
+        fh.write(bytes(n) if fill == 0 else b"\xa5" * n)
+
+
+@pytest.mark.parametrize("fill", [None, 0])   # flipped bytes; the chunk's tail zero-filled
+def test_a_damaged_chunk_is_found_by_verify_and_named_on_read(tmp_path, fill, capsys):
+    from neurosim.cli import main
+    from neurosim.results import damaged_datasets
+    path = good_file(tmp_path / "d.h5")
+    assert damaged_datasets(path) == []
+    assert main(["inspect", str(path), "--verify"]) == 0
+    assert "checksums match" in capsys.readouterr().out
+    _damage_first_chunk(path, "runs/r/series/z", fill)
+    assert damaged_datasets(path) == [("r", "series/z", "checksum or decompression failed")]
+    assert main(["inspect", str(path), "--verify"]) == 1
+    assert "DAMAGED: run 'r' dataset 'series/z' (checksum or decompression failed)" \
+        in capsys.readouterr().out
+    run = load(path)["r"]
+    with pytest.raises(ResultsError, match=r"run 'r', 'series/z' cannot be read back"):
+        run.series("z")
+    assert run.spikes().t.size == 2000          # the undamaged datasets still read

@@ -4,11 +4,11 @@
 >>> results = load("results.h5"); run = results.latest
 >>> run.spikes().t, run.series("z0"), run.trials(), run.metrics
 """
-from .inspect import describe, info
+from .inspect import damaged_datasets, describe, info
 from .reader import Results, Run, SpikeData, Trace, WeightSnapshots, load
 from .schema import FORMAT_NAME, FORMAT_VERSION, ResultsError, ResultsKeyError
 from .writer import ResultsWriter, RunWriter
 
 __all__ = ["ResultsWriter", "RunWriter", "load", "Results", "Run", "SpikeData", "Trace",
-           "WeightSnapshots", "describe", "info", "ResultsError", "ResultsKeyError",
+           "WeightSnapshots", "damaged_datasets", "describe", "info", "ResultsError", "ResultsKeyError",
            "FORMAT_NAME", "FORMAT_VERSION"]

@@ -83,10 +83,12 @@ def _describe_run(run_id: str, g: h5py.Group) -> list[str]:
     return lines
 
 
-def describe(path) -> str:
+def describe(path, verify: bool = False) -> str:
     """Describe a results file: its runs, attributes, datasets (shape, dtype), metrics,
     and whether each run completed ("INCOMPLETE: run stopped at step N" otherwise).
 
+    ``verify`` also reads every dataset in full, so that HDF5 checks every chunk's fletcher32
+    checksum (see FORMAT.md), and appends a "verify:" line (:func:`damaged_datasets`).
     Raises ResultsError for files that are not readable neurosim results.
     """
     with _open(path) as f:
@@ -97,7 +99,31 @@ def describe(path) -> str:
         for run_id, g in runs.items():
             lines.append("")
             lines += _describe_run(run_id, g)
+    if verify:
+        damaged = damaged_datasets(path)
+        lines.append("")
+        lines.append("verify: every dataset read back, checksums match" if not damaged else
+                     "verify: DAMAGED: " + "; ".join(f"run {r!r} dataset {d!r} ({why})"
+                                                     for r, d, why in damaged))
     return "\n".join(lines)
+
+
+def damaged_datasets(path) -> list[tuple[str, str, str]]:
+    """Read every dataset of every run in full; returns (run id, dataset, reason) for each
+    one that cannot be read back (a fletcher32 checksum mismatch, a broken chunk)."""
+    damaged = []
+    with _open(path) as f:
+        for run_id, g in f[S.RUNS].items():
+            for name, ds in _datasets(g):
+                try:
+                    ds[()]
+                except (OSError, RuntimeError, ValueError) as err:
+                    text = str(err)
+                    why = ("checksum or decompression failed"
+                           if "filter returned failure" in text or "fletcher32" in text.lower()
+                           else text.splitlines()[0])
+                    damaged.append((run_id, name, why))
+    return damaged
 
 
 def _version(module: str) -> str:

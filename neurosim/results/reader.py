@@ -156,11 +156,20 @@ class Run:
 
     @contextlib.contextmanager
     def _group(self, *names):
-        with _open(self.path) as f:
-            key = "/".join((S.RUNS, self.id) + names)
-            if key not in f:
-                raise ResultsKeyError(f"{self.path}: run {self.id!r} has no '{'/'.join(names)}'")
-            yield f[key]
+        where = "/".join(names)
+        try:
+            with _open(self.path) as f:
+                key = "/".join((S.RUNS, self.id) + names)
+                if key not in f:
+                    raise ResultsKeyError(f"{self.path}: run {self.id!r} has no '{where}'")
+                yield f[key]
+        except ResultsError as err:   # name the run and dataset that could not be read
+            if isinstance(err, ResultsKeyError) or "corrupted" not in str(err):
+                raise
+            raise ResultsError(f"{self.path}: run {self.id!r}, '{where}' cannot be read back "
+                               f"(damaged: a chunk's checksum or decompression failed; "
+                               f"`neurosim inspect --verify` lists every damaged dataset)") \
+                from None
 
     def _need(self, name, available, what):
         if name not in available:

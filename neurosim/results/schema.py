@@ -35,7 +35,8 @@ REQUIRED_RUN_ATTRS = ("seed", "backend", "dtype", "dt_ms")
 
 #: Compression of every appendable dataset: gzip is readable by every HDF5 tool
 #: (lzf is h5py-only); level 4 with byte shuffle is a good speed/size balance.
-COMPRESSION = dict(compression="gzip", compression_opts=4, shuffle=True)
+#: fletcher32 stores a checksum with every chunk: reading a damaged chunk fails (inspect --verify).
+COMPRESSION = dict(compression="gzip", compression_opts=4, shuffle=True, fletcher32=True)
 #: Target size of one HDF5 chunk of an appendable dataset.
 CHUNK_BYTES = 256 * 1024
 

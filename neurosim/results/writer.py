@@ -41,9 +41,12 @@ def _append(group: h5py.Group, name: str, values: np.ndarray, dtype=None) -> h5p
         if dtype.kind == "U":  # numpy unicode -> HDF5 variable-length UTF-8
             dtype = h5py.string_dtype()
         row_shape = values.shape[1:]
+        filters = dict(S.COMPRESSION)
+        if h5py.check_string_dtype(dtype):   # HDF5 checksums fixed-size data only
+            filters.pop("fletcher32")
         group.create_dataset(name, shape=(0,) + row_shape, maxshape=(None,) + row_shape,
                              dtype=dtype, chunks=_chunk_shape(row_shape, dtype.itemsize),
-                             **S.COMPRESSION)
+                             **filters)
     ds = group[name]
     if values.shape[1:] != ds.shape[1:]:
         raise ValueError(f"{ds.name}: rows of shape {values.shape[1:]} cannot be appended "
