@@ -185,36 +185,75 @@ class Resumed:
                             wall_time_s=self.wall_time_s, chunk_offset=chunk_offset)
 
 
-def find_resumable(writer, kind: str | None = None, run_id: str | None = None) -> str:
-    """The id of the run to resume: ``run_id`` if given, else the latest incomplete run
-    (of ``kind`` if given). Raises ResultsError with the available runs otherwise."""
-    runs = {rid: writer.open_run(rid).group for rid in writer.run_ids}
+def _pick_run(runs: dict, path, kind: str | None, run_id: str | None) -> str:
+    """``run_id`` if given and resumable, else the latest incomplete run (of ``kind``)."""
     if run_id is not None:
         if run_id not in runs:
-            raise ResultsError(f"no run {run_id!r} in {writer.path}; runs: "
-                               f"{', '.join(runs) or 'none'}")
+            raise ResultsError(f"no run {run_id!r} in {path}; runs: {', '.join(runs) or 'none'}")
         g = runs[run_id]
         if bool(g.attrs.get("complete", False)):
-            raise ResultsError(f"run {run_id!r} in {writer.path} is complete: nothing to resume")
+            raise ResultsError(f"run {run_id!r} in {path} is complete: nothing to resume")
         if kind is not None and g.attrs.get("kind") != kind:
             raise ResultsError(f"run {run_id!r} is a {g.attrs.get('kind')!r} run, not {kind!r}")
         return run_id
     candidates = [rid for rid, g in runs.items() if not bool(g.attrs.get("complete", False))
                   and (kind is None or g.attrs.get("kind") == kind)]
     if not candidates:
-        raise ResultsError(f"{writer.path} holds no incomplete {kind or ''} run to resume; "
+        raise ResultsError(f"{path} holds no incomplete {kind or ''} run to resume; "
                            f"runs: {', '.join(runs) or 'none'}")
     return candidates[-1]  # runs are kept in creation order
 
 
+def _refuse_without_checkpoint(group, run_id: str, path) -> None:
+    """A run with checkpoints off that recorded data cannot resume without discarding them.
+
+    (With checkpoints on, a run stopped before its first checkpoint restarts from step 0, as
+    its checkpoint interval implies; the result is the same as an uninterrupted run.)
+    """
+    has = "checkpoint" in group or bool(group.get("checkpoint_tmp", {}) and
+                                        group["checkpoint_tmp"].attrs.get("written", False))
+    recorded = float(group.attrs.get("duration_ms", 0.0))
+    every = json.loads(group.attrs["config_json"]).get("run", {}).get(
+        "checkpoint_every_chunks", 0)
+    if not has and recorded > 0 and every == 0:
+        raise ConfigError(
+            f"run {run_id!r} in {path} has no checkpoint (it recorded {recorded:g} ms with "
+            f"run.checkpoint_every_chunks = {every}): it cannot be resumed, and resuming would "
+            "discard what it recorded; the file is unchanged. Run it again with checkpoints "
+            "on (run.checkpoint_every_chunks > 0)")
+
+
+def check_resumable(path, kind: str | None = None, run_id: str | None = None) -> str:
+    """Read-only check, before a file is opened for writing: the id of the run to resume,
+    or a ResultsError / ConfigError that leaves the file byte for byte as it was."""
+    import h5py
+    with h5py.File(path, "r", locking=False) as f:
+        runs = dict(f["runs"]) if "runs" in f else {}
+        rid = _pick_run(runs, path, kind, run_id)
+        _refuse_without_checkpoint(runs[rid], rid, path)
+    return rid
+
+
+def find_resumable(writer, kind: str | None = None, run_id: str | None = None) -> str:
+    """The id of the run to resume: ``run_id`` if given, else the latest incomplete run
+    (of ``kind`` if given). Raises ResultsError with the available runs otherwise."""
+    runs = {rid: writer.open_run(rid).group for rid in writer.run_ids}
+    return _pick_run(runs, writer.path, kind, run_id)
+
+
 def reopen(writer, kind: str | None = None, run_id: str | None = None) -> Resumed:
     """Open the run to resume in ``writer`` (a ``ResultsWriter`` in mode "a"), load its
-    checkpoint and truncate its datasets to the checkpoint's step and trial count."""
+    checkpoint and truncate its datasets to the checkpoint's step and trial count.
+
+    A run without a checkpoint starts again only if it recorded nothing; otherwise this is a
+    ConfigError (call :func:`check_resumable` first to refuse before opening for writing).
+    """
     run_writer = writer.open_run(find_resumable(writer, kind, run_id))
     config = json.loads(run_writer.group.attrs["config_json"])
+    _refuse_without_checkpoint(run_writer.group, run_writer.run_id, writer.path)
     try:
         arrays, meta = run_writer.load_checkpoint()
-    except ResultsError:  # interrupted before its first checkpoint: start again
+    except ResultsError:  # nothing recorded before the interruption: start again
         arrays, meta = {}, {}
     run_writer.truncate_to(int(meta.get("step", 0)), int(meta.get("n_trials", 0)))
     return Resumed(run_writer, config, arrays, meta)

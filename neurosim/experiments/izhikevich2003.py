@@ -54,6 +54,7 @@ def resume(path: Path, run_id: str | None = None, figure: Path | None = None,
     simulated. Returns the same summary as :func:`run`.
     """
     t0 = time.perf_counter()
+    run_id = checkpoint.check_resumable(path, KIND, run_id)   # refuse before opening to write
     with ResultsWriter(path, mode="a") as writer:
         resumed = checkpoint.reopen(writer, KIND, run_id)
         net_cfg, run_cfg = network_and_run(resumed.config)
