@@ -12,6 +12,7 @@ import h5py
 import numpy as np
 
 from . import schema as S
+from .live import retry_while_written
 from .reader import _native, _open
 
 _HIDDEN_ATTRS = ("config_json",)
@@ -83,6 +84,7 @@ def _describe_run(run_id: str, g: h5py.Group) -> list[str]:
     return lines
 
 
+@retry_while_written
 def describe(path, verify: bool = False) -> str:
     """Describe a results file: its runs, attributes, datasets (shape, dtype), metrics,
     and whether each run completed ("INCOMPLETE: run stopped at step N" otherwise).

@@ -16,6 +16,7 @@ import h5py
 import numpy as np
 
 from . import schema as S
+from .live import retry_while_written
 from .schema import ResultsError, ResultsKeyError
 
 Trace = namedtuple("Trace", "data node_ids times_ms")
@@ -176,6 +177,7 @@ class Run:
             raise ResultsKeyError(f"run {self.id!r} has no {what} {name!r}; "
                                   f"available: {', '.join(available) or 'none'}")
 
+    @retry_while_written
     def spikes(self, population: str = "all") -> SpikeData:
         """Spikes of ``population``; "all" merges every population (in creation order),
         offsetting node ids by the sizes of the populations before it."""
@@ -197,29 +199,34 @@ class Run:
         order = np.argsort(t, kind="stable")
         return SpikeData(i[order], t[order], max(offset, int(i.max(initial=-1)) + 1))
 
+    @retry_while_written
     def series(self, name: str) -> np.ndarray:
         """Recorded per-step series ``name``, shape (n_rows, ...)."""
         self._need(name, self.series_names, "series")
         with self._group(S.SERIES, name) as ds:
             return ds[()]
 
+    @retry_while_written
     def series_times(self, name: str) -> np.ndarray:
         """Time (ms) of each row of series ``name``: ``row * decimation * dt_ms``."""
         self._need(name, self.series_names, "series")
         with self._group(S.SERIES, name) as ds:
             return np.arange(ds.shape[0]) * int(ds.attrs["decimation"]) * float(ds.attrs["dt_ms"])
 
+    @retry_while_written
     def series_decimation(self, name: str) -> int:
         self._need(name, self.series_names, "series")
         with self._group(S.SERIES, name) as ds:
             return int(ds.attrs["decimation"])
 
+    @retry_while_written
     def traces(self, name: str) -> Trace:
         """State trace ``name`` as ``Trace(data, node_ids, times_ms)``."""
         self._need(name, self.trace_names, "trace")
         with self._group(S.TRACES, name) as g:
             return Trace(g["data"][()], g["node_ids"][()], g["times_ms"][()])
 
+    @retry_while_written
     def trials(self) -> dict:
         """Trial table ``{column: array (n_trials,)}`` (empty when no trials were recorded)."""
         if not self.trial_columns:
@@ -227,6 +234,7 @@ class Run:
         with self._group(S.TRIALS) as g:
             return {k: _read(g[k]) for k in self.trial_columns}
 
+    @retry_while_written
     def weights(self, name: str) -> WeightSnapshots:
         """Snapshots of weight array ``name`` as ``WeightSnapshots(data, trial)``."""
         self._need(name, self.weight_names, "weights")
@@ -234,6 +242,7 @@ class Run:
             return WeightSnapshots(g["data"][()], g["trial"][()])
 
     @property
+    @retry_while_written
     def metrics(self) -> dict:
         """Scalars and tables of ``metrics`` in one dict; ``summary_json`` parsed as ``summary``."""
         with _open(self.path) as f:
@@ -277,6 +286,10 @@ class Results:
 
     def __init__(self, path):
         self.path = Path(path)
+        self._read_metadata()
+
+    @retry_while_written
+    def _read_metadata(self):
         with _open(self.path) as f:
             self.attrs = {k: _native(v) for k, v in f.attrs.items()}
             self.runs = {rid: Run(self.path, rid, g) for rid, g in f[S.RUNS].items()}

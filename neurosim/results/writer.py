@@ -14,6 +14,7 @@ from pathlib import Path
 import h5py
 import numpy as np
 
+from . import live
 from . import schema as S
 from .schema import ResultsError, ResultsKeyError, _attr_value, to_json
 
@@ -327,7 +328,8 @@ class ResultsWriter:
             self._file.attrs["format_version"] = S.FORMAT_VERSION
             self._file.attrs["neurosim_version"] = _package_version()
             self._file.create_group(S.RUNS, track_order=True)
-            self._file.flush()
+        self._file.attrs[live.WRITER_ATTR] = live.writer_mark()   # readers retry while set
+        self._file.flush()
 
     def _open_h5(self, mode, **kw):
         try:
@@ -382,6 +384,8 @@ class ResultsWriter:
 
     def close(self):
         if self._file.id.valid:
+            if live.WRITER_ATTR in self._file.attrs:
+                del self._file.attrs[live.WRITER_ATTR]
             self._file.close()
 
     def __enter__(self):
