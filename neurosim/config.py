@@ -195,6 +195,7 @@ class NetworkConfig:
         check_choice("network.weight_distribution", self.weight_distribution, WEIGHT_DISTRIBUTIONS)
         check_range("network.weight_excitatory", self.weight_excitatory, 0)
         check_range("network.weight_inhibitory", self.weight_inhibitory, 0)
+        check_range("network.gaussian_gain", self.gaussian_gain, 0)
         check_range("network.noise_excitatory", self.noise_excitatory, 0)
         check_range("network.noise_inhibitory", self.noise_inhibitory, 0)
         for name in ("bias_excitatory", "bias_inhibitory"):
@@ -264,8 +265,9 @@ def _convert(tp, value, path: str):
     if tp is float or tp == (float | None):
         if value is None and tp != float:
             return None
-        if isinstance(value, bool) or not isinstance(value, (int, float)):
-            raise ConfigError(f"{path} must be a number, got {value!r}")
+        if isinstance(value, bool) or not isinstance(value, (int, float)) \
+                or not math.isfinite(value):
+            raise ConfigError(f"{path} must be a finite number, got {value!r}")
         return float(value)
     if tp is int:
         if isinstance(value, bool) or not isinstance(value, int):

@@ -13,7 +13,8 @@ the default's kind:
 Sections held by a validated record (``network``, ``run``: see :mod:`neurosim.config`) are
 only checked to be tables here; their record's ``from_dict`` names unknown keys itself.
 Sections listed as *open* (e.g. a learner's hyper-parameters, which depend on the learner
-chosen) are left to the code that builds them. Value ranges are checked where each value is
+chosen) may hold keys the default lacks: those are left to the code that builds them, while
+the keys the default has keep their kind. Value ranges are checked where each value is
 used, under the same key names.
 """
 from __future__ import annotations
@@ -98,7 +99,9 @@ def check_section(default: dict, user: dict, path: str, open_paths=()) -> dict:
         if sub in open_paths or f"{path}.*" in open_paths:
             if not isinstance(value, dict):
                 raise ConfigError(f"{sub} = {value!r} is invalid: must be a table")
-            out[key] = value
+            # keys the default knows keep their kind; further keys go to the builder
+            known = {k: v for k, v in value.items() if k in default[key]}
+            out[key] = dict(value, **check_section(default[key], known, sub))
         else:
             out[key] = _check_value(default[key], value, sub, open_paths)
     return out

@@ -41,7 +41,7 @@ BAD = [
     ("whatwhen", ["learner.bogus=1"], "learner: unknown hyper-parameter(s) ['bogus']"),
     ("whatwhen", ['learner.name="oja2"'], "learner.name = 'oja2' is unknown"),
     ("whatwhen", ["network.n_neuron=50"], "unknown key(s) ['n_neuron'] in network"),
-    ("whatwhen", ["network.weight_excitatory=Infinity"], "network.weight_excitatory = inf"),
+    ("whatwhen", ["network.weight_excitatory=Infinity"], "network.weight_excitatory must be a finite"),
     ("whatwhen_robustness", ["robustness.seedz=2"], "did you mean 'seeds'"),
     ("whatwhen_robustness", ["robustness.workers=true"], "robustness.workers = True"),
     ("continual", ["continual.seeds=1.5"], "continual.seeds = 1.5"),
@@ -139,3 +139,50 @@ def test_memory_guard_by_hand():
     check_fits_memory(dense, total_bytes=30e6)           # 24 MB of 30: allowed
     with pytest.raises(ConfigError, match="network.n_neurons = 1000 "):
         check_fits_memory(dense, total_bytes=29e6)        # more than 80 % of it: refused
+
+
+def _leaves(tree, prefix=""):
+    for key, value in tree.items():
+        path = f"{prefix}.{key}" if prefix else key
+        if isinstance(value, dict):
+            yield from _leaves(value, path)
+        else:
+            yield path, value
+
+
+def _fuzz_cases():
+    """Every setting of every experiment's default config, with values of the wrong kind."""
+    for name in EXPERIMENTS:
+        default = get_experiment(name).DEFAULT_CONFIG
+        for path, value in _leaves(default):
+            if path.startswith(("network.inputs", "learner.name")):
+                continue                    # a list of records / a registry name: own tests
+            bad = ['"abc"', "NaN", "Infinity", "{}"]
+            if isinstance(value, bool):
+                bad = ["1", '"true"', "{}"]
+            elif isinstance(value, str):
+                bad = ["1", "[1]", "{}"]
+            elif isinstance(value, list):
+                bad = ['"abc"', "{}"] + (['["abc"]'] if value and not isinstance(
+                    value[0], (str, dict)) else [])
+            if path == "learners.classp.theta":
+                bad.remove("Infinity")      # infinity is allowed there: no update passes
+            for text in bad:
+                yield name, path, text
+
+
+@pytest.mark.parametrize("name,path,text", list(_fuzz_cases()))
+def test_fuzz_every_setting_with_values_of_the_wrong_kind(tmp_path, capsys, monkeypatch,
+                                                         name, path, text):
+    """No traceback, no silent acceptance: exit 2 and an error naming the user's key."""
+    from neurosim.simulator import Simulator
+
+    def accepted(*args, **kwargs):          # a value that got through: fail fast
+        raise AssertionError(f"{path}={text} was accepted: a simulation started")
+    monkeypatch.setattr(Simulator, "run_one_chunk", accepted)
+    out = tmp_path / "o.h5"
+    assert main(["run", name, "--set", f"{path}={text}", "--out", str(out), "--quiet"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("neurosim: error: ") and "Traceback" not in err
+    assert path.split(".")[-1] in err, err
+    assert not out.exists()
