@@ -52,7 +52,7 @@ def _unknown(path: str, key: str, valid) -> ConfigError:
     return ConfigError(f"unknown {what} {where!r}{hint}; valid: {', '.join(valid)}")
 
 
-def _check_value(default, value, path: str, open_paths=()):
+def _check_value(default, value, path: str, open_paths=(), bounds=None):
     """``value`` converted to the default's kind, or a ConfigError naming ``path``."""
     bad = ConfigError(f"{path} = {value!r} is invalid: must be {_kind(default)}")
     if isinstance(default, bool):
@@ -79,15 +79,46 @@ def _check_value(default, value, path: str, open_paths=()):
             raise bad
         if not default:
             return list(value)
+        if not value:
+            raise ConfigError(f"{path} = [] is invalid: needs at least one element")
         return [_check_value(default[0], v, f"{path}[{i}]") for i, v in enumerate(value)]
     if isinstance(default, dict):
         if not isinstance(value, dict):
             raise bad
-        return check_section(default, value, path, open_paths)
+        return check_section(default, value, path, open_paths, bounds)
     return value
 
 
-def check_section(default: dict, user: dict, path: str, open_paths=()) -> dict:
+def _check_bounds(path: str, value, bounds: dict) -> None:
+    """Check ``value`` (a number, or each number of a list) against ``bounds[path]`` or the
+    ``"section.*.key"`` pattern that matches it: ``(lo, hi)`` closed, ``(lo, hi, "lo_open")``,
+    ``(lo, hi, "hi_open")``; None for no limit."""
+    spec = bounds.get(path)
+    if spec is None:
+        parts = path.split(".")
+        for i in range(len(parts)):
+            spec = bounds.get(".".join(parts[:i] + ["*"] + parts[i + 1:]))
+            if spec is not None:
+                break
+    if spec is None:
+        return
+    lo, hi, *flags = spec
+    items = value if isinstance(value, list) else [value]
+    for k, v in enumerate(items):
+        if not isinstance(v, (int, float)) or isinstance(v, bool):
+            continue
+        where = f"{path}[{k}]" if isinstance(value, list) else path
+        low_bad = lo is not None and (v <= lo if "lo_open" in flags else v < lo)
+        high_bad = hi is not None and (v >= hi if "hi_open" in flags else v > hi)
+        if low_bad or high_bad:
+            left = "(" if "lo_open" in flags or lo is None else "["
+            right = ")" if "hi_open" in flags or hi is None else "]"
+            raise ConfigError(f"{where} = {v!r} is invalid: must lie in {left}"
+                              f"{'-inf' if lo is None else lo}, {'inf' if hi is None else hi}"
+                              f"{right}")
+
+
+def check_section(default: dict, user: dict, path: str, open_paths=(), bounds=None) -> dict:
     """The user's table ``user`` checked against ``default`` (keys and value kinds)."""
     out = {}
     for key, value in user.items():
@@ -101,17 +132,21 @@ def check_section(default: dict, user: dict, path: str, open_paths=()) -> dict:
                 raise ConfigError(f"{sub} = {value!r} is invalid: must be a table")
             # keys the default knows keep their kind; further keys go to the builder
             known = {k: v for k, v in value.items() if k in default[key]}
-            out[key] = dict(value, **check_section(default[key], known, sub))
+            out[key] = dict(value, **check_section(default[key], known, sub, (), bounds))
         else:
-            out[key] = _check_value(default[key], value, sub, open_paths)
+            out[key] = _check_value(default[key], value, sub, open_paths, bounds)
+            if bounds and not isinstance(out[key], dict):
+                _check_bounds(sub, out[key], bounds)
     return out
 
 
-def check_config(default: dict, user: dict, open_paths=()) -> dict:
+def check_config(default: dict, user: dict, open_paths=(), bounds=None) -> dict:
     """The user's config checked against the experiment's ``default`` (see module doc).
 
     ``open_paths``: dotted section names whose keys are validated elsewhere (e.g.
-    ``"learner"``; ``"learners.*"`` opens every table under ``learners``). Returns the user's dict with numbers converted to the default's kind.
+    ``"learner"``; ``"learners.*"`` opens every table under ``learners``). ``bounds``: the
+    allowed interval of numeric settings by dotted key (see :func:`_check_bounds`). Returns
+    the user's dict with numbers converted to the default's kind.
     """
     if not isinstance(user, dict):
         raise ConfigError(f"a config must be a table of sections, got {user!r}")
@@ -126,5 +161,5 @@ def check_config(default: dict, user: dict, open_paths=()) -> dict:
             raise ConfigError("empty section name in the config: every setting needs a name")
         if key not in default:
             raise _unknown("", key, default)
-        out.update(check_section(default, {key: value}, "", open_paths))
+        out.update(check_section(default, {key: value}, "", open_paths, bounds))
     return out

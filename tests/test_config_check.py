@@ -56,11 +56,11 @@ BAD = [
     ("whatwhen", ["paradigm.p_stimulus=0"], "paradigm.p_stimulus = 0.0 is invalid"),
     ("whatwhen", ["paradigm.probability_levels=[0, 0]"], "paradigm.probability_levels"),
     ("whatwhen", ["paradigm.iti_ms=[500]"], "paradigm.iti_ms: "),
-    ("whatwhen", ["paradigm.main_trials=[0, 60]"], "paradigm.main_trials: "),
+    ("whatwhen", ["paradigm.main_trials=[0, 60]"], "paradigm.main_trials[0] = 0 is invalid"),
     ("whatwhen", ["paradigm.cue_identity_probs=[[0.5, 0.6], [0.2, 0.8]]"],
      "paradigm.cue_identity_probs: "),
     ("whatwhen", ["paradigm.switch_trials=[10, 10, 10]"], "paradigm.switch_trials"),
-    ("whatwhen", ["paradigm.probability_trials=0"], "paradigm.probability_trials: "),
+    ("whatwhen", ["paradigm.probability_trials=0"], "paradigm.probability_trials = 0"),
     ("continual", ["continual.seeds=0"], "continual.seeds = 0 is invalid"),
     ("continual", ["continual.workers=0"], "continual.workers = 0 is invalid"),
 ]
@@ -186,3 +186,36 @@ def test_fuzz_every_setting_with_values_of_the_wrong_kind(tmp_path, capsys, monk
     assert err.startswith("neurosim: error: ") and "Traceback" not in err
     assert path.split(".")[-1] in err, err
     assert not out.exists()
+
+
+def _bounds_cases():
+    """One value just outside the allowed interval of every bounded setting."""
+    for name in ("whatwhen", "whatwhen_robustness", "continual", "force_sinusoid"):
+        module = get_experiment(name)
+        for path, (lo, hi, *flags) in module.BOUNDS.items():
+            if "*" in path:
+                continue
+            default = module.DEFAULT_CONFIG
+            for part in path.split("."):
+                default = default[part]
+            bad = (lo if "lo_open" in flags else lo - 1) if lo is not None else hi + 1
+            if isinstance(default, list):
+                text = json.dumps([type(default[0])(bad)] if not isinstance(default[0], list)
+                                  else [[bad]])
+            else:
+                text = json.dumps(type(default)(bad))
+            yield name, path, text
+
+
+@pytest.mark.parametrize("name,path,text", list(_bounds_cases()))
+def test_every_bounded_setting_refuses_a_value_outside_it(tmp_path, capsys, monkeypatch,
+                                                          name, path, text):
+    from neurosim.simulator import Simulator
+
+    def accepted(*args, **kwargs):
+        raise AssertionError(f"{path}={text} was accepted: a simulation started")
+    monkeypatch.setattr(Simulator, "run_one_chunk", accepted)
+    assert main(["run", name, "--set", f"{path}={text}", "--out", str(tmp_path / "o.h5"),
+                 "--quiet"]) == 2
+    err = capsys.readouterr().err
+    assert path.split(".")[-1] in err and "Traceback" not in err, err

@@ -8,16 +8,17 @@ from ..config_check import check_config
 from ..results import ResultsWriter
 
 
-def resolve(default: dict, user: dict | None, open_paths=()) -> dict:
+def resolve(default: dict, user: dict | None, open_paths=(), bounds=None) -> dict:
     """The default config with the user's sections merged over it, checked first.
 
     Unknown sections and keys, and values of the wrong kind, are ConfigErrors naming the key
     (:func:`neurosim.config_check.check_config`). A ``learner`` section is open there and
     checked here instead, by building the learner it names (its hyper-parameters depend on
-    the learner chosen). ``open_paths``: further sections the experiment validates itself.
+    the learner chosen). ``open_paths``: further sections the experiment validates itself;
+    ``bounds``: allowed intervals of numeric settings (``neurosim.config_check``).
     """
     opened = tuple(open_paths) + (("learner",) if "learner" in default else ())
-    config = merge(default, check_config(default, user or {}, opened))
+    config = merge(default, check_config(default, user or {}, opened, bounds))
     if "learner" in default:
         from ..learners import make_learner
         hyper = dict(config["learner"])

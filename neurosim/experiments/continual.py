@@ -92,6 +92,20 @@ DEFAULT_CONFIG = {
     },
 }
 
+# Allowed intervals of the numeric settings (neurosim.config_check); "learners.*" are also
+# checked by each learner's record.
+BOUNDS = {
+    "continual.latency_ms": (0, None, "lo_open"), "continual.p_stimulus": (0, 1, "lo_open"),
+    "continual.cue_fraction": (0, 1, "lo_open"), "continual.block_tasks": (0, None),
+    "continual.trials_per_block": (1, None), "continual.power_law.n_blocks": (1, None),
+    "continual.power_law.alpha": (0, None), "continual.power_law.c": (0, None, "lo_open"),
+    "continual.learn_from_ms": (0, None), "continual.probe_trials": (1, None),
+    "continual.gain": (0, None, "lo_open"), "continual.score_window_ms": (0, None, "lo_open"),
+    "continual.criterion": (0, None, "lo_open"), "continual.criterion_window": (1, None),
+    "continual.seeds": (1, None), "continual.iti_ms": (0, None), "continual.workers": (1, None),
+    "learners.*.online_outputs": (0, None),
+}
+
 SIGMA_MS = 25.0  # WhatWhenSpec.target_sigma_ms
 
 
@@ -363,7 +377,7 @@ def write_results(out: Path, config: dict, runs: list[dict], rows: list[dict], r
 def run(config: dict | None, out: Path, figure: Path | None = None, report="tqdm",
         full: bool = False) -> dict:
     """Run every method over the seeds, print the table, write ``out`` and ``figure``."""
-    config = resolve(DEFAULT_CONFIG, config, open_paths=("learners.*",))
+    config = resolve(DEFAULT_CONFIG, config, open_paths=("learners.*",), bounds=BOUNDS)
     par = config["continual"]
     t0 = time.perf_counter()
     net_cfg, run_cfg = network_config(config)

@@ -61,6 +61,22 @@ DEFAULT_CONFIG = {
                  "peak_tolerance_hz": 0.2, "control_correlation_max": 0.5},
 }
 
+# Allowed intervals of the numeric settings (neurosim.config_check).
+BOUNDS = {
+    "force.alpha": (0, None, "lo_open"), "force.rls_every": (1, None),
+    "force.forgetting": (0, 1, "lo_open"), "force.feedback_gain": (0, None),
+    "target.frequency_hz": (0, None, "lo_open"), "target.amplitude": (0, None, "lo_open"),
+    "protocol.settle_ms": (0, None), "protocol.train_ms": (0, None, "lo_open"),
+    "protocol.test_ms": (0, None, "lo_open"), "full_protocol.settle_ms": (0, None),
+    "full_protocol.train_ms": (0, None, "lo_open"),
+    "full_protocol.test_ms": (0, None, "lo_open"),
+    "evaluation.eval_ms": (0, None, "lo_open"), "evaluation.window_ms": (0, None, "lo_open"),
+    "evaluation.max_lag_ms": (0, None), "evaluation.sample_ms": (0, None, "lo_open"),
+    "criteria.correlation_min": (-1, 1), "criteria.rms_max": (0, None),
+    "criteria.peak_tolerance_hz": (0, None, "lo_open"),
+    "criteria.control_correlation_max": (-1, 1),
+}
+
 
 class SineStream:
     """Chunks of settle / train / test with a sine target and the gate open in training.
@@ -270,7 +286,7 @@ def run(config: dict | None, out: Path, figure: Path | None = None, report="text
     and wall times. The table and the wall times are printed (the CLI prints nothing else
     for summaries with a ``table``).
     """
-    config = resolve(DEFAULT_CONFIG, config)
+    config = resolve(DEFAULT_CONFIG, config, bounds=BOUNDS)
     protocol = config["full_protocol" if full else "protocol"]
     net_cfg, run_cfg = network_and_run(config)
     evaluation, crit = config["evaluation"], config["criteria"]

@@ -71,6 +71,24 @@ DEFAULT_CONFIG = {
 }
 
 
+# Allowed intervals of the experiment's own numeric settings (neurosim.config_check); the
+# paradigm's interplay (sums, lengths, latencies inside the window) is checked by its records.
+BOUNDS = {
+    "paradigm.latencies_ms": (0, None, "lo_open"), "paradigm.switched_latency_ms":
+    (0, None, "lo_open"), "paradigm.single_latency_ms": (0, None, "lo_open"),
+    "paradigm.single_switched_latency_ms": (0, None, "lo_open"),
+    "paradigm.p_stimulus": (0, 1, "lo_open"), "paradigm.probability_levels": (0, 1),
+    "paradigm.switch_probabilities": (0, 1), "paradigm.main_trials": (1, None),
+    "paradigm.probability_trials": (1, None), "paradigm.switch_trials": (1, None),
+    "paradigm.iti_ms": (0, None), "paradigm.gate_memory_trials": (1, None),
+    "force.alpha": (0, None, "lo_open"), "force.rls_every": (1, None),
+    "force.forgetting": (0, 1, "lo_open"),
+    "compare.seeds": (1, None), "compare.timing_trials": (1, None),
+    "compare.probability_trials": (1, None), "compare.gain_trials": (1, None),
+    "seeds.full_network_seeds": (1, None),
+}
+
+
 def stream_options(par: dict, dt_ms: float) -> dict:
     """The WhatWhenSpec settings every stream of the experiment shares (from ``paradigm``),
     checked under the user's key names."""
@@ -228,7 +246,7 @@ def run(config: dict | None, out: Path, figure: Path | None = None, report="tqdm
     """
     if compare is not None and compare != "force":
         raise ConfigError(f"--compare {compare!r}: the only comparison is 'force'")
-    config = resolve(DEFAULT_CONFIG, config)
+    config = resolve(DEFAULT_CONFIG, config, bounds=BOUNDS)
     if compare == "force":
         config = dict(config, force=dict(config["force"], in_main=True))
     t0 = time.perf_counter()

@@ -39,6 +39,7 @@ import numpy as np
 
 from ..config import ConfigError, check_range
 from .common import network_and_run, resolve
+from .whatwhen import BOUNDS as WHATWHEN_BOUNDS
 from .whatwhen import DEFAULT_CONFIG as WHATWHEN_CONFIG
 
 KIND = "whatwhen_robustness"
@@ -58,6 +59,13 @@ DEFAULT_CONFIG = dict(WHATWHEN_CONFIG, robustness={
     "quick_timing_switches": [[350.0, 650.0], [600.0, 400.0], [600.0, 850.0], [850.0, 600.0]],
     "quick_probability_switches": [[0.8, 0.2], [0.7, 0.3], [0.3, 0.7], [0.2, 0.9]],
 })
+BOUNDS = dict(WHATWHEN_BOUNDS, **{
+    "robustness.latency_range_ms": (0, None, "lo_open"),
+    "robustness.latency_step_ms": (0, None, "lo_open"),
+    "robustness.min_separation_ms": (0, None, "lo_open"),
+    "robustness.timing_bases_ms": (0, None, "lo_open"),
+    "robustness.probabilities": (0, 1), "robustness.min_probability_change": (0, 1),
+    "robustness.seeds": (1, None), "robustness.workers": (1, None)})
 
 # --------------------------------------------------------------------------- the grid
 
@@ -349,7 +357,7 @@ def run(config: dict | None, out: Path, figure: Path | None = None, report="tqdm
     if full:
         raise ConfigError("--full does not apply to whatwhen_robustness (the default grid is "
                           "the full one; --quick runs a subset)")
-    config = resolve(DEFAULT_CONFIG, config)
+    config = resolve(DEFAULT_CONFIG, config, bounds=BOUNDS)
     workers = config["robustness"]["workers"]
     if not isinstance(workers, int) or isinstance(workers, bool) or workers < 1:
         raise ConfigError(f"robustness.workers = {workers!r} is invalid: must be an integer "
