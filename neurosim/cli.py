@@ -122,7 +122,10 @@ def _interrupted(args, err) -> int:
     if args.command == "run":
         from .experiments import get_experiment
         path = args.resume or args.out or Path(f"{args.experiment}.h5")
-        if hasattr(get_experiment(args.experiment), "resume"):
+        module = get_experiment(args.experiment)
+        if hasattr(module, "RESUME_HINT"):
+            print(f"neurosim: to continue, {module.RESUME_HINT}", file=sys.stderr)
+        elif hasattr(module, "resume"):
             print(f"neurosim: continue with: neurosim run {args.experiment} --resume {path}",
                   file=sys.stderr)
         else:

@@ -53,6 +53,7 @@ from ..paradigms.whatwhen import Block, WhatWhenSpec, WhatWhenStream
 from ..simulator import Simulator, n_features
 from ..streams import Chunk
 from .common import full_config, move_aside, network_and_run, resolve
+from .pool import run_jobs
 from .whatwhen_phases import TIMING_NETWORK, timing_inputs
 
 METHODS = ("three_factor", "plain_trial", "classp", "fast_slow", "ewc", "force", "force_reset")
@@ -399,13 +400,7 @@ def run(config: dict | None, out: Path, figure: Path | None = None, report="tqdm
                   flush=True)
         return r
 
-    workers = par["workers"]
-    if workers > 1 and len(jobs) > 1:
-        from concurrent.futures import ProcessPoolExecutor
-        with ProcessPoolExecutor(max_workers=workers) as pool:
-            runs = [note(r) for r in pool.map(_worker, jobs)]
-    else:
-        runs = [note(_worker(j)) for j in jobs]
+    runs = run_jobs(_worker, jobs, par["workers"], on_done=lambda k, r: note(r))
     rows = summarise(runs, methods)
     print(format_table(rows))
     wall = time.perf_counter() - t0

@@ -32,13 +32,13 @@ import itertools
 import json
 import math
 import time
-from concurrent.futures import ProcessPoolExecutor, as_completed
 from pathlib import Path
 
 import numpy as np
 
 from ..config import ConfigError, check_range
 from .common import network_and_run, resolve
+from .pool import run_jobs
 from .whatwhen import BOUNDS as WHATWHEN_BOUNDS
 from .whatwhen import DEFAULT_CONFIG as WHATWHEN_CONFIG
 
@@ -59,6 +59,7 @@ DEFAULT_CONFIG = dict(WHATWHEN_CONFIG, robustness={
     "quick_timing_switches": [[350.0, 650.0], [600.0, 400.0], [600.0, 850.0], [850.0, 600.0]],
     "quick_probability_switches": [[0.8, 0.2], [0.7, 0.3], [0.3, 0.7], [0.2, 0.9]],
 })
+RESUME_HINT = "run the same command again: points already complete are skipped"
 BOUNDS = dict(WHATWHEN_BOUNDS, **{
     "robustness.latency_range_ms": (0, None, "lo_open"),
     "robustness.latency_step_ms": (0, None, "lo_open"),
@@ -349,6 +350,10 @@ def _write_point(out: Path, config: dict, point: dict, result: dict, digest: str
         rw.finish(wall_time_s=result["wall_s"], duration_ms=0.0)
 
 
+def _run_point_job(args):
+    return run_point(*args)
+
+
 def run(config: dict | None, out: Path, figure: Path | None = None, report="tqdm",
         full: bool = False, compare: str | None = None, quick: bool = False) -> dict:
     """Run (or resume) the grid, print the table, write ``out`` and the heatmap ``figure``."""
@@ -394,13 +399,10 @@ def run(config: dict | None, out: Path, figure: Path | None = None, report="tqdm
 
     first = [p for p in todo if p["kind"] == "gain"]
     rest = [p for p in todo if p["kind"] != "gain"]
-    try:
-        with ProcessPoolExecutor(max_workers=workers) as pool:
-            for batch in (first, rest):
-                futures = {pool.submit(run_point, config, p, gains.get(p["seed"]), force): p
-                           for p in batch}
-                for fut in as_completed(futures):
-                    record(futures[fut], fut.result())
+    try:   # gains first: the other points of a seed are normalised by its gain
+        for batch in (first, rest):
+            run_jobs(_run_point_job, [(config, p, gains.get(p["seed"]), force) for p in batch],
+                     workers, on_done=lambda k, result, batch=batch: record(batch[k], result))
     finally:
         if bar is not None:
             bar.close()
