@@ -13,7 +13,7 @@ setup(
     description="Fast spiking reservoir simulation (Izhikevich) with plastic readouts on CPU and GPU",
     long_description=open("README.md", encoding="utf-8").read(),
     long_description_content_type="text/markdown",
-    python_requires=">=3.10",
+    python_requires=">=3.11",   # tomllib
     packages=core_packages + ["neurosim.kernels", "neurosim.paradigms"],
     package_dir={"neurosim.kernels": "kernels", "neurosim.paradigms": "paradigms"},
     install_requires=["numpy>=1.24", "numba>=0.59", "h5py>=3.8", "scipy>=1.10", "tqdm>=4.60"],

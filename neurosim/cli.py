@@ -42,7 +42,8 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--run", dest="run_id", default=None,
                      help="with --resume: the run id to continue (default: latest incomplete)")
     run.add_argument("--show-config", action="store_true",
-                     help="print the resolved default config as JSON and exit")
+                     help="print the resolved config (defaults, then --config, then --set), "
+                          "checked, as JSON and exit")
 
     ins = sub.add_parser("inspect", help="describe a results file")
     ins.add_argument("file", type=Path)
@@ -52,7 +53,9 @@ def _parser() -> argparse.ArgumentParser:
     plot = sub.add_parser("plot", help="draw a figure from a results file")
     plot.add_argument("file", type=Path)
     plot.add_argument("--run", default=None, help="run id (default: the latest)")
-    plot.add_argument("--kind", default="raster")
+    plot.add_argument("--kind", default="raster",
+                      choices=("raster", "raster-only", "rate", "readouts", "weights", "metrics"),
+                      help="what to draw (default: raster)")
     plot.add_argument("--out", type=Path, default=Path("fig.png"))
 
     sub.add_parser("info", help="versions, available backends, GPU visibility")
@@ -62,9 +65,6 @@ def _parser() -> argparse.ArgumentParser:
 def _run(args) -> int:
     from .experiments import get_experiment
     module = get_experiment(args.experiment)
-    if args.show_config:
-        print(json.dumps(module.DEFAULT_CONFIG, indent=2))
-        return 0
     if args.resume is not None:
         return _resume(args, module)
     if args.run_id is not None:
@@ -76,6 +76,11 @@ def _run(args) -> int:
     if args.backend is not None:
         overrides.append(f'run.backend="{args.backend}"')
     user = apply_overrides(user, overrides)
+    if args.show_config:
+        from .experiments.common import resolve
+        print(json.dumps(resolve(module.DEFAULT_CONFIG, user, getattr(module, "OPEN_PATHS", ()),
+                                 getattr(module, "BOUNDS", None)), indent=2))
+        return 0
     out = args.out or Path(f"{args.experiment}.h5")
     figure = args.figure or out.with_suffix(".png")
     kwargs = dict(out=out, figure=figure, report=None if args.quiet else "tqdm", full=args.full)

@@ -219,3 +219,12 @@ def test_every_bounded_setting_refuses_a_value_outside_it(tmp_path, capsys, monk
                  "--quiet"]) == 2
     err = capsys.readouterr().err
     assert path.split(".")[-1] in err and "Traceback" not in err, err
+
+
+def test_show_config_prints_the_checked_resolved_config(capsys):
+    assert main(["run", "whatwhen", "--show-config", "--set", "learner.eta0=60",
+                 "--seed", "4"]) == 0
+    shown = json.loads(capsys.readouterr().out)
+    assert shown["learner"]["eta0"] == 60.0 and shown["run"]["seed"] == 4
+    assert shown["paradigm"] == get_experiment("whatwhen").DEFAULT_CONFIG["paradigm"]
+    assert main(["run", "whatwhen", "--show-config", "--set", "paradigm.typo=1"]) == 2

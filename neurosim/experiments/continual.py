@@ -93,6 +93,8 @@ DEFAULT_CONFIG = {
     },
 }
 
+# Each learner's table may name any of its hyper-parameters (checked by its record).
+OPEN_PATHS = ("learners.*",)
 # Allowed intervals of the numeric settings (neurosim.config_check); "learners.*" are also
 # checked by each learner's record.
 BOUNDS = {
@@ -378,7 +380,7 @@ def write_results(out: Path, config: dict, runs: list[dict], rows: list[dict], r
 def run(config: dict | None, out: Path, figure: Path | None = None, report="tqdm",
         full: bool = False) -> dict:
     """Run every method over the seeds, print the table, write ``out`` and ``figure``."""
-    config = resolve(DEFAULT_CONFIG, config, open_paths=("learners.*",), bounds=BOUNDS)
+    config = resolve(DEFAULT_CONFIG, config, open_paths=OPEN_PATHS, bounds=BOUNDS)
     par = config["continual"]
     t0 = time.perf_counter()
     net_cfg, run_cfg = network_config(config)
