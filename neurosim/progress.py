@@ -35,7 +35,9 @@ class _Tqdm:
         self.last = 0.0
 
     def __call__(self, done_ms: float, total_ms: float):
-        self.bar.update(round((done_ms - self.last) / 1000, 3))
+        # absolute position, rounded: summing float increments drifted (0.7999999999999999)
+        self.bar.n = min(round(done_ms / 1000, 3), self.bar.total)
+        self.bar.refresh()
         self.last = done_ms
 
     def close(self):
@@ -67,8 +69,8 @@ def make_reporter(report, total_ms: float):
         return _Silent()
     if report == "text":
         return _Text(total_ms)
-    if report == "tqdm":
-        return _Tqdm(total_ms)
+    if report == "tqdm":   # a bar on a terminal; in logs (no TTY) a line every 10 %
+        return _Tqdm(total_ms) if sys.stderr.isatty() else _Text(total_ms)
     if callable(report):
         return _Callable(report)
     raise ConfigError(f"report = {report!r} is invalid: use None, 'text', 'tqdm' or a callable "

@@ -121,3 +121,14 @@ def test_user_given_parameter_arrays():
         build_network(cfg, seed=0, params={"a": np.ones(3)})
     with pytest.raises(ConfigError, match="unknown key 'e'"):
         build_network(cfg, seed=0, params={"e": np.ones(10)})
+
+
+def test_progress_positions_do_not_drift_and_logs_get_text(monkeypatch):
+    from neurosim import progress
+    bar = progress._Tqdm(2500.0)
+    for k in range(1, 9):
+        bar(k * 100.0, 2500.0)
+    assert bar.bar.n == 0.8            # not 0.7999999999999999
+    bar.close()
+    monkeypatch.setattr(progress.sys.stderr, "isatty", lambda: False, raising=False)
+    assert isinstance(progress.make_reporter("tqdm", 1000.0), progress._Text)
