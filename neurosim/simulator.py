@@ -202,6 +202,7 @@ class Simulator:
             bad = np.flatnonzero(~np.isfinite(arr))
             if bad.size:
                 raise DivergenceError(
+                    lo,
                     f"non-finite {name} of neuron {bad[0]} ({bad.size} neurons) in steps "
                     f"{lo}-{hi} (t = {lo * self.run_config.dt_ms:g}-"
                     f"{hi * self.run_config.dt_ms:g} ms): {cause}")
@@ -212,6 +213,7 @@ class Simulator:
             at = (f"its output is non-finite from step {lo + rows[0]}" if len(rows)
                   else f"in steps {lo}-{hi}")
             raise DivergenceError(
+                lo + rows[0] if len(rows) else lo,
                 f"non-finite readout weight W[{out}, {feat}] (output {out}), {at}: the "
                 "readout's learning diverged; its rate is too large for these features "
                 "(learner.eta0 for the three-factor rule, force.alpha for RLS)")
@@ -317,7 +319,15 @@ _NEURON_CAUSE = ("the integration diverged; likely too strong coupling or input 
 
 class DivergenceError(FloatingPointError):
     """A state variable or readout weight became NaN or infinite; the message names which,
-    where (neuron or readout index, steps) and the config values likely responsible."""
+    where (neuron or readout index, steps) and the config values likely responsible.
+    ``step``: the first step known bad (the chunk's first step for state variables)."""
+
+    def __init__(self, step: int, message: str):
+        super().__init__(message)
+        self.step = int(step)
+
+    def __reduce__(self):   # picklable across process pools
+        return (DivergenceError, (self.step, str(self)))
 
 
 def _params_crc(params: Params) -> int:

@@ -28,6 +28,7 @@ import numpy as np
 from ..config import ConfigError, check_choice, check_range, user_keys
 from ..learners import make_learner
 from ..network import build_network
+from ..simulator import DivergenceError
 from ..paradigms.whatwhen import EVENT_GATES, WhatWhenSpec, switch_blocks
 from .common import full_config, move_aside, network_and_run, open_run, resolve
 from .whatwhen_criteria import evaluate, format_table
@@ -36,7 +37,10 @@ from .whatwhen_phases import TIMING_NETWORK, run_phase, timing_inputs
 DEFAULT_CONFIG = {
     "network": dict(TIMING_NETWORK, inputs=timing_inputs(2, 2)),
     "run": {"dt_ms": 1.0, "dtype": "float32", "backend": "numba", "seed": 0, "chunk_ms": 2000.0},
-    "learner": {"name": "three_factor", "eta0": 80.0, "tau_e_ms": 0.0, "eta_what0": 0.15},
+    # eta0 120 (was 80): on the full robustness grid R7 misses 1 of 54 points instead of 2
+    # (median error 0.030 vs 0.055) with R2, R5, R6 intact; R7 0.8 -> 0.2 holds on 10 of 10
+    # seeds instead of 4 (docs/model.md)
+    "learner": {"name": "three_factor", "eta0": 120.0, "tau_e_ms": 0.0, "eta_what0": 0.15},
     "paradigm": {
         "latencies_ms": [400.0, 800.0], "switched_latency_ms": 600.0,
         "cue_identity_probs": [[0.8, 0.2], [0.2, 0.8]], "p_stimulus": 0.8,
@@ -188,10 +192,21 @@ def run_seed(config: dict, out: Path | None, report, seed: int, tag: str = "") -
                                           {"phase": name, "n_neurons": network.n_neurons},
                                           run_id=f"{name}{tag}")
         try:
-            phases[name] = run_phase(network, run_cfg, spec, lrn, seed + 1, run_writer,
-                                     gate_everywhere=no_gate,
-                                     keep_spikes_of=keep if name == "main" else (),
-                                     progress=bar)
+            try:
+                phases[name] = run_phase(network, run_cfg, spec, lrn, seed + 1, run_writer,
+                                         gate_everywhere=no_gate,
+                                         keep_spikes_of=keep if name == "main" else (),
+                                         progress=bar)
+            except DivergenceError as err:
+                if not no_gate:
+                    raise
+                # without the gate the rule also learns in the cue transient, where |x|^2 is
+                # ~30x its mean: at these rates it can diverge, which is the ablation's result
+                phases[name] = None
+                stats["no_gate_diverged"] = err.step
+                if run_writer is not None:
+                    run_writer.set_attrs(stopped=f"diverged: {err}")
+                continue
             if run_writer is not None:
                 run_writer.finish(wall_time_s=phases[name].wall_s,
                                   duration_ms=float(np.sum(phases[name].table["n_steps"]))

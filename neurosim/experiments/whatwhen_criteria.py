@@ -258,12 +258,15 @@ def evaluate(phases, specs, stats, net, run_cfg, config) -> dict:
                      f"{c_angle:.0f} deg); identity accuracy "
                      f"{acc:.2f} vs shuffled {acc_shuf:.2f}", ">= 75 deg and beats shuffled",
                      angle >= 75 and acc > acc_shuf + 0.05))
-    _, _, gain_ng, fit_ng, ng_pass = _r4(phases["ablation_no_gate"], specs["probability"], dt)
     no_offline = float(max(np.max(p) for p in blk0.identity_probs))
-    rows.append(_row("R9", "ablations", f"no gate: gain {gain_ng:.2f}, R4 "
-                     f"{'holds' if ng_pass else 'breaks'}; no offline: R5 error {no_offline:.2f}",
-                     "each breaks R4 or R5",
-                     (not ng_pass) and no_offline > 0.1))
+    if phases.get("ablation_no_gate") is None:     # the ungated readout diverged
+        ng_text = f"no gate: readout diverges at step {stats['no_gate_diverged']}, R4 breaks"
+        ng_pass = False
+    else:
+        _, _, gain_ng, _, ng_pass = _r4(phases["ablation_no_gate"], specs["probability"], dt)
+        ng_text = f"no gate: gain {gain_ng:.2f}, R4 {'holds' if ng_pass else 'breaks'}"
+    rows.append(_row("R9", "ablations", f"{ng_text}; no offline: R5 error {no_offline:.2f}",
+                     "each breaks R4 or R5", (not ng_pass) and no_offline > 0.1))
     table = np.column_stack([levels, amps, amps / gain])
     r1_table = np.array([[b["bump_ms"], b["peak_error_ms"], b["height"], b["specificity"]]
                          for b in bumps])
