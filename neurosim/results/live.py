@@ -21,7 +21,7 @@ import h5py
 from .schema import ResultsError, ResultsKeyError
 
 WRITER_ATTR = "writer"
-RETRIES = 8            # attempts in all; waits 0.05, 0.1, ... s (1.4 s in all)
+RETRIES = 12           # attempts in all; waits 0.05, 0.1, ... s (3.3 s in all)
 
 
 def writer_mark() -> str:

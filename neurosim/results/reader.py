@@ -87,6 +87,13 @@ def _native(value):
     return value
 
 
+def _rows(*datasets: h5py.Dataset) -> list[np.ndarray]:
+    """Datasets whose rows are appended together, cut to their common length: a run that is
+    still writing may have appended to one and not yet to the others."""
+    n = min(ds.shape[0] for ds in datasets)
+    return [ds[:n] for ds in datasets]
+
+
 def _read(ds: h5py.Dataset) -> np.ndarray:
     if h5py.check_string_dtype(ds.dtype):
         return np.asarray(ds.asstr()[()], dtype=str)
@@ -187,9 +194,10 @@ class Run:
         i_parts, t_parts, offset = [], [], 0
         with self._group() as g:
             for p in pops:
-                ids = g[S.SPIKES][p]["node_ids"][()].astype(np.int64)
+                ids, times = _rows(g[S.SPIKES][p]["node_ids"], g[S.SPIKES][p]["timestamps"])
+                ids = ids.astype(np.int64)
                 i_parts.append(ids + offset)
-                t_parts.append(g[S.SPIKES][p]["timestamps"][()])
+                t_parts.append(times)
                 size = self._pop_sizes[p]
                 if size is None:
                     size = self.attrs.get("n_neurons") if len(pops) == 1 else None
@@ -224,7 +232,8 @@ class Run:
         """State trace ``name`` as ``Trace(data, node_ids, times_ms)``."""
         self._need(name, self.trace_names, "trace")
         with self._group(S.TRACES, name) as g:
-            return Trace(g["data"][()], g["node_ids"][()], g["times_ms"][()])
+            data, times = _rows(g["data"], g["times_ms"])
+            return Trace(data, g["node_ids"][()], times)
 
     @retry_while_written
     def trials(self) -> dict:
@@ -232,14 +241,15 @@ class Run:
         if not self.trial_columns:
             return {}
         with self._group(S.TRIALS) as g:
-            return {k: _read(g[k]) for k in self.trial_columns}
+            n = min(g[k].shape[0] for k in self.trial_columns)
+            return {k: _read(g[k])[:n] for k in self.trial_columns}
 
     @retry_while_written
     def weights(self, name: str) -> WeightSnapshots:
         """Snapshots of weight array ``name`` as ``WeightSnapshots(data, trial)``."""
         self._need(name, self.weight_names, "weights")
         with self._group(S.WEIGHTS, name) as g:
-            return WeightSnapshots(g["data"][()], g["trial"][()])
+            return WeightSnapshots(*_rows(g["data"], g["trial"]))
 
     @property
     @retry_while_written
