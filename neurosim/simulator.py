@@ -119,6 +119,10 @@ class Simulator:
 
     def __init__(self, network: Network, run: RunConfig, readout: Readout | None = None):
         self.network, self.run_config = network, run
+        if np.dtype(run.dtype) != network.a.dtype:   # the state follows the network's arrays
+            raise ConfigError(
+                f"run.dtype = {run.dtype!r} but the network was built in "
+                f"{network.a.dtype.name}: build it with build_network(..., dtype=run.dtype)")
         self.backend = get_backend(run.backend)
         self.params = build_params(network, run.dt_ms)
         self.state = new_state(network)

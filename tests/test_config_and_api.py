@@ -132,3 +132,16 @@ def test_progress_positions_do_not_drift_and_logs_get_text(monkeypatch):
     bar.close()
     monkeypatch.setattr(progress.sys.stderr, "isatty", lambda: False, raising=False)
     assert isinstance(progress.make_reporter("tqdm", 1000.0), progress._Text)
+
+
+def test_run_dtype_must_match_the_network():
+    from neurosim.config import ConfigError, NetworkConfig, RunConfig
+    from neurosim.network import build_network
+    from neurosim.simulator import Simulator
+    net = build_network(NetworkConfig(n_neurons=10), seed=0)            # float32
+    with pytest.raises(ConfigError, match="run.dtype = 'float64' but the network was built "
+                                          "in float32"):
+        Simulator(net, RunConfig(dtype="float64"))
+    sim = Simulator(build_network(NetworkConfig(n_neurons=10), 0, "float64"),
+                    RunConfig(dtype="float64"))
+    assert sim.state.v.dtype == np.float64

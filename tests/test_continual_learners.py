@@ -92,8 +92,9 @@ def test_classp_theta0_p2_is_adagrad_through_the_learner():
     eta_w, eps = 1e-2, 1e-8
     learner = make_learner("classp", eta_w=eta_w, theta=0.0, p=2.0, eps=eps, relative=False)
     net = build_network(NET, seed=1, dtype="float64")
-    sim = Simulator(net, RunConfig(dt_ms=1.0, seed=2), readout=learner.init_state(
-        n_features(net), 2, net.n_neurons, np.float64, 1.0))
+    sim = Simulator(net, RunConfig(dt_ms=1.0, seed=2, dtype="float64"),
+                    readout=learner.init_state(n_features(net), 2, net.n_neurons, np.float64,
+                                               1.0))
     W_ref = np.zeros(n_features(net))
     G_ref = np.zeros(n_features(net))
     for ch in _trials(5):
@@ -113,8 +114,9 @@ def test_plain_trial_matches_online_rule_to_first_order():
     results = []
     for lrn in (on, tr):
         net = build_network(NET, seed=1, dtype="float64")
-        sim = Simulator(net, RunConfig(dt_ms=1.0, seed=2), readout=lrn.init_state(
-            n_features(net), 2, net.n_neurons, np.float64, 1.0))
+        sim = Simulator(net, RunConfig(dt_ms=1.0, seed=2, dtype="float64"),
+                        readout=lrn.init_state(n_features(net), 2, net.n_neurons, np.float64,
+                                               1.0))
         chunks = _trials(3)
         for ch in chunks[:2]:  # warm up the feature-power estimate, no learning (target 0)
             sim.readout = lrn.before_chunk(sim.readout, ch)
