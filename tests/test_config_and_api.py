@@ -145,3 +145,16 @@ def test_run_dtype_must_match_the_network():
     sim = Simulator(build_network(NetworkConfig(n_neurons=10), 0, "float64"),
                     RunConfig(dtype="float64"))
     assert sim.state.v.dtype == np.float64
+
+
+def test_whatwhen_trial_progress_prints_lines_without_a_terminal(monkeypatch, capsys):
+    import sys
+    from neurosim.experiments import whatwhen
+    monkeypatch.setattr(sys.stderr, "isatty", lambda: False, raising=False)
+    bar = whatwhen._progress("tqdm", 50)
+    for _ in range(50):
+        bar(1)
+    bar.close()
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0] == "5 of about 50 trials" and lines[-1] == "50 of about 50 trials"
+    assert len(lines) == 10 and "\r" not in "".join(lines)

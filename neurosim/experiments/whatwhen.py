@@ -234,16 +234,25 @@ def run_seed(config: dict, out: Path | None, report, seed: int, tag: str = "") -
 
 
 def _progress(report, total):
+    """Trial counter: a tqdm bar on a terminal; without one (logs), a line every 10 %."""
+    import sys
+
     class _Bar:
         def __init__(self):
-            self.bar = None
-            if report == "tqdm":
+            self.bar, self.done, self.next = None, 0, 0.1
+            self.lines = report == "tqdm" and not sys.stderr.isatty()
+            if report == "tqdm" and not self.lines:
                 from tqdm.auto import tqdm
                 self.bar = tqdm(total=total, unit="trial", leave=False)
 
         def __call__(self, n):
+            self.done += n
             if self.bar is not None:
                 self.bar.update(n)
+            elif self.lines and self.done >= self.next * total:
+                print(f"{self.done} of about {total} trials", flush=True)
+                while self.next * total <= self.done:
+                    self.next += 0.1
 
         def close(self):
             if self.bar is not None:
