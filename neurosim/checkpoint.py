@@ -25,6 +25,7 @@ import numpy as np
 from . import interrupts
 from .config import ConfigError
 from .results import ResultsError
+from .results import schema as S
 
 EXTRA = "extra."  # key prefix of experiment-registered arrays in the checkpoint group
 
@@ -210,8 +211,8 @@ def _refuse_without_checkpoint(group, run_id: str, path) -> None:
     (With checkpoints on, a run stopped before its first checkpoint restarts from step 0, as
     its checkpoint interval implies; the result is the same as an uninterrupted run.)
     """
-    has = "checkpoint" in group or bool(group.get("checkpoint_tmp", {}) and
-                                        group["checkpoint_tmp"].attrs.get("written", False))
+    tmp = group.get(S.CHECKPOINT_TMP)
+    has = S.CHECKPOINT in group or (tmp is not None and bool(tmp.attrs.get("written", False)))
     recorded = float(group.attrs.get("duration_ms", 0.0))
     every = json.loads(group.attrs["config_json"]).get("run", {}).get(
         "checkpoint_every_chunks", 0)
@@ -228,7 +229,7 @@ def check_resumable(path, kind: str | None = None, run_id: str | None = None) ->
     or a ResultsError / ConfigError that leaves the file byte for byte as it was."""
     import h5py
     with h5py.File(path, "r", locking=False) as f:
-        runs = dict(f["runs"]) if "runs" in f else {}
+        runs = dict(f[S.RUNS]) if S.RUNS in f else {}
         rid = _pick_run(runs, path, kind, run_id)
         _refuse_without_checkpoint(runs[rid], rid, path)
     return rid

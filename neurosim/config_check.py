@@ -22,7 +22,7 @@ from __future__ import annotations
 import difflib
 import math
 
-from .config import ConfigError
+from .config import ConfigError, check_range
 
 RECORD_SECTIONS = ("network", "run")
 
@@ -105,17 +105,10 @@ def _check_bounds(path: str, value, bounds: dict) -> None:
     lo, hi, *flags = spec
     items = value if isinstance(value, list) else [value]
     for k, v in enumerate(items):
-        if not isinstance(v, (int, float)) or isinstance(v, bool):
-            continue
-        where = f"{path}[{k}]" if isinstance(value, list) else path
-        low_bad = lo is not None and (v <= lo if "lo_open" in flags else v < lo)
-        high_bad = hi is not None and (v >= hi if "hi_open" in flags else v > hi)
-        if low_bad or high_bad:
-            left = "(" if "lo_open" in flags or lo is None else "["
-            right = ")" if "hi_open" in flags or hi is None else "]"
-            raise ConfigError(f"{where} = {v!r} is invalid: must lie in {left}"
-                              f"{'-inf' if lo is None else lo}, {'inf' if hi is None else hi}"
-                              f"{right}")
+        if isinstance(v, (int, float)) and not isinstance(v, bool):
+            check_range(f"{path}[{k}]" if isinstance(value, list) else path, v,
+                        -math.inf if lo is None else lo, math.inf if hi is None else hi,
+                        lo_open="lo_open" in flags, hi_open="hi_open" in flags)
 
 
 def check_section(default: dict, user: dict, path: str, open_paths=(), bounds=None) -> dict:

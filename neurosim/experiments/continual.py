@@ -387,9 +387,6 @@ def run(config: dict | None, out: Path, figure: Path | None = None, report="tqdm
     methods = list(par["methods"])
     for m in sorted(set(methods) | set(config["learners"])):
         make_method(config, m)  # validate every method's settings before simulating
-    for key in ("seeds", "workers"):
-        if par[key] < 1:
-            raise ConfigError(f"continual.{key} = {par[key]} is invalid: must be >= 1")
     n_seeds = max(int(par["seeds"]), 10 if full else 0)
     seeds = [run_cfg.seed + s for s in range(n_seeds)]
     move_aside(out)

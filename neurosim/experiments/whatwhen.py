@@ -25,7 +25,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..config import ConfigError, check_choice, check_range, user_keys
+from ..config import ConfigError, check_choice, user_keys
 from ..learners import make_learner
 from ..network import build_network
 from ..simulator import DivergenceError
@@ -97,10 +97,6 @@ def stream_options(par: dict, dt_ms: float) -> dict:
     """The WhatWhenSpec settings every stream of the experiment shares (from ``paradigm``),
     checked under the user's key names."""
     check_choice("paradigm.event_gate", par["event_gate"], EVENT_GATES)
-    memory = par["gate_memory_trials"]
-    if not isinstance(memory, int) or isinstance(memory, bool) or memory < 1:
-        raise ConfigError(f"paradigm.gate_memory_trials = {memory!r} is invalid: must be an "
-                          "integer >= 1")
     return dict(dt_ms=dt_ms, iti_ms=tuple(par["iti_ms"]), event_gate=par["event_gate"],
                 gate_memory_trials=par["gate_memory_trials"])
 
@@ -115,9 +111,8 @@ def _specs(par: dict, dt_ms: float) -> dict[str, WhatWhenSpec]:
     moved = (par["switched_latency_ms"],) + lat[1:]
     probs = tuple(tuple(r) for r in par["cue_identity_probs"])
     common = stream_options(par, dt_ms)
-    # the main stream must hold stimulus trials (R2, R3, R5, R6, R8 are measured on them), and
-    # R4 normalises by the amplitude at the largest probability level
-    check_range("paradigm.p_stimulus", par["p_stimulus"], 0.0, 1.0, lo_open=True)
+    # R4 normalises by the amplitude at the largest probability level (BOUNDS keeps the main
+    # stream's p_stimulus > 0: R2, R3, R5, R6 and R8 are measured on its stimulus trials)
     levels = par["probability_levels"]
     if not levels or max(levels) <= 0:
         raise ConfigError(f"paradigm.probability_levels = {levels!r} is invalid: needs a "

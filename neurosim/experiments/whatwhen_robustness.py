@@ -363,10 +363,7 @@ def run(config: dict | None, out: Path, figure: Path | None = None, report="tqdm
         raise ConfigError("--full does not apply to whatwhen_robustness (the default grid is "
                           "the full one; --quick runs a subset)")
     config = resolve(DEFAULT_CONFIG, config, bounds=BOUNDS)
-    workers = config["robustness"]["workers"]
-    if not isinstance(workers, int) or isinstance(workers, bool) or workers < 1:
-        raise ConfigError(f"robustness.workers = {workers!r} is invalid: must be an integer "
-                          ">= 1")
+    workers = config["robustness"]["workers"]   # an integer >= 1 (kind and BOUNDS)
     from .whatwhen import _specs
     _, run_cfg = network_and_run(config)  # validates network and run before anything runs
     _three_factor(config)                # validates the learner
