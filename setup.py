@@ -19,11 +19,16 @@ setup(
     install_requires=["numpy>=1.24", "numba>=0.59", "h5py>=3.8", "scipy>=1.10", "tqdm>=4.60"],
     extras_require={
         "plot": ["matplotlib>=3.7"],
-        "test": ["pytest>=7", "matplotlib>=3.7"],
+        # dask[distributed]: CI (".[test,bench]") runs the sweep tests
+        "test": ["pytest>=7", "matplotlib>=3.7", "dask[distributed]>=2024.1"],
         # Brian2 2.9 uses ndarray.ptp, removed in numpy 2.4.
         "bench": ["brian2>=2.7", "numpy<2.4", "matplotlib>=3.7"],
         "gpu": ["cupy-cuda12x>=13", "numba-cuda>=0.4"],
         "io": ["pandas>=1.5"],
+        # neurosim sweep: Dask distributed (LocalCluster, --scheduler); --cluster slurm etc.
+        # also needs dask-jobqueue. Kept out of install_requires: single runs do not need it.
+        "sweep": ["dask[distributed]>=2024.1"],
+        "sweep-hpc": ["dask[distributed]>=2024.1", "dask-jobqueue>=0.8"],
     },
     entry_points={"console_scripts": ["neurosim=neurosim.cli:main"]},
 )

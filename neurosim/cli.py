@@ -3,6 +3,7 @@
     neurosim run whatwhen [--config FILE] [--set section.key=value ...] [--out results.h5]
     neurosim run whatwhen_robustness [--quick] [--compare force]
     neurosim run izhikevich2003 --resume results.h5 [--run ID]
+    neurosim sweep SWEEP.toml [--workers N | --scheduler tcp://host:8786 | --cluster slurm]
     neurosim inspect results.h5
     neurosim plot results.h5 [--run ID] [--kind raster|rates|readouts|weights|metrics] --out fig.png
     neurosim info
@@ -45,6 +46,23 @@ def _parser() -> argparse.ArgumentParser:
                      help="print the resolved config (defaults, then --config, then --set), "
                           "checked, as JSON and exit")
 
+    sweep = sub.add_parser("sweep", help="run a parameter sweep (SWEEP.toml) on Dask")
+    sweep.add_argument("spec", type=Path, help="sweep spec, TOML or JSON (neurosim.sweep.spec)")
+    sweep.add_argument("--out", type=Path, default=None,
+                       help="index file (default: the spec's out, else SPEC.h5); point files "
+                            "go to <out stem>_points/")
+    sweep.add_argument("--workers", type=int, default=None,
+                       help="local worker processes (default: one per core; 0: run the points "
+                            "in this process, one after another)")
+    sweep.add_argument("--scheduler", default=None, metavar="ADDRESS",
+                       help="an existing Dask scheduler, e.g. tcp://host:8786")
+    sweep.add_argument("--cluster", default=None, metavar="KIND",
+                       help="start workers as batch jobs with dask-jobqueue: slurm, pbs, sge, "
+                            "lsf, htcondor (options: the spec's [cluster] table)")
+    sweep.add_argument("--dry-run", action="store_true",
+                       help="check the spec, list the points and exit (touches no file)")
+    sweep.add_argument("--quiet", action="store_true", help="no progress output")
+
     ins = sub.add_parser("inspect", help="describe a results file")
     ins.add_argument("file", type=Path)
     ins.add_argument("--verify", action="store_true",
@@ -54,9 +72,14 @@ def _parser() -> argparse.ArgumentParser:
     plot.add_argument("file", type=Path)
     plot.add_argument("--run", default=None, help="run id (default: the latest)")
     plot.add_argument("--kind", default="raster",
-                      choices=("raster", "raster-only", "rate", "readouts", "weights", "metrics"),
+                      choices=("raster", "raster-only", "rate", "readouts", "weights", "metrics",
+                               "sweep"),
                       help="what to draw (default: raster)")
     plot.add_argument("--out", type=Path, default=Path("fig.png"))
+    plot.add_argument("--x", default=None, metavar="FIELD[,FIELD2]",
+                      help="--kind sweep: the grid field on the x axis (two: a heatmap)")
+    plot.add_argument("--y", default=None, metavar="METRIC", help="--kind sweep: the metric")
+
 
     sub.add_parser("info", help="versions, available backends, GPU visibility")
     return parser
@@ -121,8 +144,32 @@ def _resume(args, module) -> int:
     return 0
 
 
+def _sweep(args) -> int:
+    from . import sweep
+    if args.workers is not None and args.workers < 0:
+        raise ConfigError(f"--workers {args.workers}: must be >= 0")
+    result = sweep.run(args.spec, out=args.out, workers=args.workers, scheduler=args.scheduler,
+                       cluster=args.cluster, report=None if args.quiet else "auto",
+                       dry_run=args.dry_run)
+    if args.dry_run:
+        for r in result.records:
+            values = ", ".join(f"{k} = {json.dumps(v)}" for k, v in r["values"].items())
+            print(f"{r['point_id']}  {r['status']:<7}  {values}")
+        print(f"{len(result.records)} points, {result.skipped} finished; index {result.path}, "
+              f"point files in {result.points_dir}/")
+        return 0
+    failed = len(result.failures)
+    print(f"{result.ran} points run, {result.skipped} skipped (finished before), {failed} "
+          f"failed; {result.wall_s:.1f} s\nindex:  {result.path}\npoints: {result.points_dir}/")
+    return 1 if failed else 0
+
+
 def _interrupted(args, err) -> int:
     """Say where the interrupted run stands and how to continue it; the exit code."""
+    if args.command == "sweep":
+        print(f"neurosim: {err}; every finished point is kept; rerun the same command to run "
+              "the rest", file=sys.stderr)
+        return err.exit_code
     print(f"neurosim: {err}; the results file keeps every finished chunk", file=sys.stderr)
     if args.command == "run":
         from .experiments import get_experiment
@@ -161,12 +208,24 @@ def _dispatch(args) -> int:
     try:
         if args.command == "run":
             return _run(args)
+        if args.command == "sweep":
+            return _sweep(args)
         if args.command == "inspect":
+            from .sweep.index import describe_sweep, is_sweep_file
+            if is_sweep_file(args.file) and not args.verify:
+                print(describe_sweep(args.file))
+                return 0
             from .results import describe
             text = describe(args.file, verify=args.verify)
             print(text)
             return 1 if "verify: DAMAGED" in text else 0
         if args.command == "plot":
+            if args.kind == "sweep":
+                from .plotting.sweep import plot_sweep
+                print(plot_sweep(args.file, args.x, args.y, args.out))
+                return 0
+            if args.x is not None or args.y is not None:
+                raise ConfigError("--x and --y apply only with --kind sweep")
             from .plotting import plot_file
             print(plot_file(args.file, run_id=args.run, kind=args.kind, out=args.out))
             return 0
