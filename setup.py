@@ -20,11 +20,17 @@ setup(
     extras_require={
         "plot": ["matplotlib>=3.7"],
         # dask[distributed]: CI (".[test,bench]") runs the sweep tests
-        "test": ["pytest>=7", "matplotlib>=3.7", "dask[distributed]>=2024.1"],
+        "test": ["pytest>=7", "matplotlib>=3.7", "dask[distributed]>=2024.1",
+                 # the readers the io tests check the exports against (libsonata, pynwb's
+                 # validator, elephant); wheels for Python 3.11 with numpy 2.3
+                 "pandas>=1.5", "neo>=0.13", "elephant>=1.1", "pynwb>=2.8",
+                 "libsonata>=0.1.20"],
         # Brian2 2.9 uses ndarray.ptp, removed in numpy 2.4.
         "bench": ["brian2>=2.7", "numpy<2.4", "matplotlib>=3.7"],
         "gpu": ["cupy-cuda12x>=13", "numba-cuda>=0.4"],
-        "io": ["pandas>=1.5"],
+        # neurosim export --format nwb (pynwb), run.to_neo() (neo; elephant to analyse it),
+        # pandas views; the SONATA export needs only h5py
+        "io": ["pandas>=1.5", "neo>=0.13", "elephant>=1.1", "pynwb>=2.8"],
         # neurosim sweep: Dask distributed (LocalCluster, --scheduler); --cluster slurm etc.
         # also needs dask-jobqueue. Kept out of install_requires: single runs do not need it.
         "sweep": ["dask[distributed]>=2024.1"],

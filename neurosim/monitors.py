@@ -5,20 +5,32 @@ import numpy as np
 
 
 class SpikeMonitor:
-    """Spikes of one population.
+    """Spikes of one population (or of all, merged), with Brian2 ``SpikeMonitor`` names.
+
+    The one spike-record type: ``Recorder.spikes`` (in memory) and
+    ``neurosim.results.Run.spikes()`` (from a file; ``neurosim.results.SpikeData`` is this
+    class) both return it.
 
     Attributes
     ----------
-    i : ndarray (n_spikes,) int
+    i : ndarray (n_spikes,) int64
         Neuron index of each spike, in time order.
-    t : ndarray (n_spikes,) float
+    t : ndarray (n_spikes,) float64
         Spike times in ms.
+    n_neurons : int
+        Population size (silent neurons included).
     """
 
     def __init__(self, i: np.ndarray, t_ms: np.ndarray, n_neurons: int):
-        self.i = np.asarray(i)
-        self.t = np.asarray(t_ms)
+        self.i = np.asarray(i, dtype=np.int64)
+        self.t = np.asarray(t_ms, dtype=np.float64)
         self.n_neurons = int(n_neurons)
+
+    def __len__(self):
+        return self.num_spikes
+
+    def __repr__(self):
+        return f"SpikeMonitor({self.num_spikes} spikes, {self.n_neurons} neurons)"
 
     @property
     def count(self) -> np.ndarray:
@@ -126,7 +138,10 @@ class Recorder:
         for name, items in self._pending.items():
             if name == "spikes":
                 self.writer.append_spikes(self.population, np.concatenate([t for t, _ in items]),
-                                          np.concatenate([i for _, i in items]))
+                                          np.concatenate([i for _, i in items]),
+                                          n_nodes=self.n_neurons)
+            elif name == "rate":   # the same unit as Recorder.rate: Hz
+                self.writer.append_series(name, self._hz(np.concatenate(items)), units="Hz")
             elif name == "traces":
                 self.writer.append_trace("v", np.concatenate([v for v, _ in items]),
                                          self.trace_ids, np.concatenate([t for _, t in items]))
@@ -166,11 +181,15 @@ class Recorder:
         return SpikeMonitor(self._join(self._ids, dtype=np.int32), steps * self.dt_ms,
                             self.n_neurons)
 
+    def _hz(self, counts: np.ndarray) -> np.ndarray:
+        """Spike counts per step -> population rate in Hz (float64)."""
+        return counts / self.n_neurons / (self.dt_ms / 1000.0)
+
     @property
     def rate(self) -> np.ndarray:
-        """Population rate per step in Hz, shape (n_steps,)."""
-        counts = self._join(self._rate, dtype=np.int32)
-        return counts / self.n_neurons / (self.dt_ms / 1000.0)
+        """Population rate per step in Hz, shape (n_steps,); equal, bit for bit, to the
+        file's ``series("rate")``."""
+        return self._hz(self._join(self._rate, dtype=np.int32))
 
     @property
     def z(self) -> np.ndarray:

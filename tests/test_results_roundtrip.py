@@ -6,7 +6,7 @@ import h5py
 import numpy as np
 import pytest
 
-from neurosim.results import ResultsError, ResultsWriter, load
+from neurosim.results import FORMAT_VERSION, ResultsError, ResultsWriter, load
 
 ATTRS = dict(seed=7, backend="numba", dtype="float32", dt_ms=0.5, n_neurons=20)
 CONFIG = {"network": {"n": 20, "excitatory_fraction": 0.8}, "tau": (1.0, 2.0), "x": np.float32(1.5)}
@@ -71,7 +71,7 @@ def test_round_trip_every_dataset_type(tmp_path):
     assert run.attrs["duration_ms"] == 200.0
     assert run.config == json.loads(json.dumps({"network": {"n": 20, "excitatory_fraction": 0.8},
                                                 "tau": [1.0, 2.0], "x": 1.5}))
-    assert results.attrs["format"] == "neurosim-results" and results.attrs["format_version"] == 1
+    assert results.attrs["format"] == "neurosim-results" and results.attrs["format_version"] == FORMAT_VERSION
 
     spikes = run.spikes("reservoir")
     order = np.argsort(src["t"], kind="stable")

@@ -36,13 +36,22 @@ def network_and_run(config: dict) -> tuple[NetworkConfig, RunConfig]:
 
 
 def open_run(out: Path, kind: str, config: dict, run_cfg: RunConfig, extra_attrs: dict,
-             run_id: str | None = None):
-    """Create a new run group in ``out`` (appending to an existing results file)."""
+             run_id: str | None = None, network=None):
+    """Create a new run group in ``out`` (appending to an existing results file).
+
+    With ``network`` (a built :class:`~neurosim.network.Network`), its node table (E/I and
+    neuron parameters) and size are stored for the Recorder's population (FORMAT.md).
+    """
     writer = ResultsWriter(out, mode="a")
     run_id = run_id or f"{kind}_{len(writer.run_ids):03d}"
     attrs = dict(seed=run_cfg.seed, backend=run_cfg.backend, dtype=run_cfg.dtype,
                  dt_ms=run_cfg.dt_ms, **extra_attrs)
-    return writer, writer.create_run(run_id, kind, attrs, config)
+    run_writer = writer.create_run(run_id, kind, attrs, config)
+    if network is not None:
+        from ..results.nodes import node_attrs, node_table
+        from ..results.schema import DEFAULT_POPULATION
+        run_writer.write_nodes(DEFAULT_POPULATION, node_table(network), **node_attrs(network))
+    return writer, run_writer
 
 
 def full_config(network: NetworkConfig, run: RunConfig, **sections) -> dict:

@@ -35,7 +35,8 @@ def run(config: dict | None, out: Path, figure: Path | None = None, report="text
     t0 = time.perf_counter()
     net = build_network(net_cfg, run_cfg.seed, run_cfg.dtype)
     writer, run_writer = open_run(out, KIND, full_config(net_cfg, run_cfg), run_cfg,
-                                  {"n_neurons": net.n_neurons, "n_synapses": net.n_synapses})
+                                  {"n_neurons": net.n_neurons, "n_synapses": net.n_synapses},
+                                  network=net)
     with writer:
         sim = Simulator(net, run_cfg)
         recorder = _recorder(net, run_cfg, run_writer)
@@ -90,8 +91,8 @@ def _simulate(sim, recorder, run_writer, ckpt, stream, report, t0) -> dict:
     counts = recorder.spike_count
     summary = {
         "neurons": net.n_neurons, "synapses": net.n_synapses, "spikes": int(counts.sum()),
-        "rate_excitatory_hz": _mean_rate(counts[net.excitatory], duration),
-        "rate_inhibitory_hz": _mean_rate(counts[~net.excitatory], duration),
+        "rate_e_hz": _mean_rate(counts[net.excitatory], duration),
+        "rate_i_hz": _mean_rate(counts[~net.excitatory], duration),
         "jit_load_s": jit_s, "loop_wall_s": wall, "process_wall_s": time.perf_counter() - t0,
         "real_time_factor": duration / 1000.0 / wall if wall > 0 else float("nan"),
     }

@@ -142,6 +142,12 @@ def _specs(par: dict, dt_ms: float) -> dict[str, WhatWhenSpec]:
     return {"main": main, "probability": prob, "switch": switch}
 
 
+def readout_names(spec) -> list[str]:
+    """Names of the readout outputs (columns of ``z``, ``z0``, ``target``): ``when``, then
+    ``what_A``, ``what_B``, ... one per stimulus identity."""
+    return ["when"] + [f"what_{chr(ord('A') + k)}" for k in range(spec.n_identities)]
+
+
 def _single_channel_network(net_cfg):
     """The same reservoir with one cue and one identity channel (first cue, first identity)."""
     cues = [c for c in net_cfg.inputs if c.name.startswith("cue")]
@@ -184,8 +190,9 @@ def run_seed(config: dict, out: Path | None, report, seed: int, tag: str = "") -
         run_writer = None
         if out is not None:
             writer, run_writer = open_run(out, "whatwhen", resolved, run_cfg,
-                                          {"phase": name, "n_neurons": network.n_neurons},
-                                          run_id=f"{name}{tag}")
+                                          {"phase": name, "n_neurons": network.n_neurons,
+                                           "readout_names": readout_names(spec)},
+                                          run_id=f"{name}{tag}", network=network)
         try:
             try:
                 phases[name] = run_phase(network, run_cfg, spec, lrn, seed + 1, run_writer,
@@ -277,7 +284,7 @@ def run(config: dict | None, out: Path, figure: Path | None = None, report="tqdm
     if full:
         from .whatwhen_criteria import seeds_row
         seeds = [run_cfg.seed + s for s in range(1, config["seeds"]["full_network_seeds"])]
-        others = [run_seed(config, None, report, s) for s in seeds]
+        others = other_seeds(config, seeds, out, report)
         rows.append(seeds_row([result] + others))
     else:
         rows.append({"id": "R10", "experiment": "seeds", "value": "not run (use --full)",
@@ -293,6 +300,35 @@ def run(config: dict | None, out: Path, figure: Path | None = None, report="tqdm
     if compare == "force":
         summary["compare"] = run_compare(config, out, figure, report)
     return summary
+
+
+def other_seeds(config: dict, seeds: list[int], out: Path, report) -> list[dict]:
+    """R10's further network seeds, run as a sweep (:mod:`neurosim.sweep`) over ``run.seed``:
+    one results file per seed, kept, in ``<out stem>_seeds_points/`` with the index
+    ``<out stem>_seeds.h5``; a rerun skips the seeds already finished. On a LocalCluster
+    (one worker per core) when Dask is installed, else one after another in this process.
+    Returns ``[{"rows": criteria rows R0-R9}]``, one per seed, in ``seeds`` order."""
+    from .. import sweep
+    from ..results import load
+    if not seeds:
+        return []
+    try:
+        import distributed  # noqa: F401
+        workers = None
+    except ImportError:
+        workers = 0
+        print("R10: Dask is not installed (pip install 'neurosim[sweep]'): the seeds run one "
+              "after another in this process")
+    index = Path(out).with_name(Path(out).stem + "_seeds.h5")
+    spec = {"experiment": "whatwhen", "base": config, "product": {"run.seed": list(seeds)}}
+    result = sweep.run(spec, out=index, workers=workers, report=None if report is None
+                       else "auto")
+    if result.failures:
+        raise RuntimeError(f"R10: {len(result.failures)} of {len(seeds)} seeds failed (reported "
+                           f"above); rerun to retry them (finished seeds are kept in "
+                           f"{result.points_dir})")
+    print(f"R10: {len(seeds)} further seeds in {result.points_dir}/ (index {index})")
+    return [{"rows": load(f)["main"].metrics["summary"]["criteria"]} for f in result.files()]
 
 
 def run_compare(config: dict, out: Path | None, figure: Path | None, report="tqdm") -> list:

@@ -15,6 +15,7 @@ from pathlib import Path
 import h5py
 import numpy as np
 
+from ..monitors import SpikeMonitor
 from . import schema as S
 from .live import retry_while_written
 from .schema import ResultsError, ResultsKeyError
@@ -100,42 +101,9 @@ def _read(ds: h5py.Dataset) -> np.ndarray:
     return ds[()]
 
 
-class SpikeData:
-    """Spikes of one population (or of all, merged), with Brian2 ``SpikeMonitor`` names.
-
-    Attributes
-    ----------
-    i : ndarray (n_spikes,) int64 -- neuron index of each spike
-    t : ndarray (n_spikes,) float64 -- spike time in ms (sorted)
-    n_neurons : int -- population size (stored ``n_nodes``/``n_neurons``, else max(i) + 1)
-    """
-
-    def __init__(self, i, t, n_neurons):
-        self.i = np.asarray(i, dtype=np.int64)
-        self.t = np.asarray(t, dtype=np.float64)
-        self.n_neurons = int(n_neurons)
-
-    @property
-    def num_spikes(self) -> int:
-        return int(self.t.size)
-
-    def __len__(self):
-        return self.num_spikes
-
-    @property
-    def count(self) -> np.ndarray:
-        """Spike count per neuron, shape (n_neurons,)."""
-        return np.bincount(self.i, minlength=self.n_neurons)
-
-    def spike_trains(self) -> dict:
-        """``{neuron index: spike times (ms)}`` for every neuron, silent ones included."""
-        order = np.argsort(self.i, kind="stable")
-        bounds = np.searchsorted(self.i[order], np.arange(self.n_neurons + 1))
-        t = self.t[order]
-        return {k: t[bounds[k]:bounds[k + 1]] for k in range(self.n_neurons)}
-
-    def __repr__(self):
-        return f"SpikeData({self.num_spikes} spikes, {self.n_neurons} neurons)"
+#: The spike-record type of files and of memory alike (``Recorder.spikes``): ``i`` int64,
+#: ``t`` float64 ms, ``n_neurons``, ``count``, ``spike_trains()``, ``mean_rate()``.
+SpikeData = SpikeMonitor
 
 
 class Run:
@@ -145,8 +113,19 @@ class Run:
         self.path, self.id = path, run_id
         self.attrs = {k: _native(v) for k, v in group.attrs.items()}
         self.config = json.loads(self.attrs.get("config_json", "{}"))
-        self.populations = list(group.get(S.SPIKES, {}))
-        self._pop_sizes = {p: _native(g.attrs.get("n_nodes")) for p, g in group.get(S.SPIKES, {}).items()}
+        spikes, nodes = group.get(S.SPIKES, {}), group.get(S.NODES, {})
+        #: spike populations, then populations with a node table but no spike recorded
+        self.populations = list(spikes) + [p for p in nodes if p not in spikes]
+        #: populations with a stored node table (``nodes()``)
+        self.node_populations = list(nodes)
+        self._pop_sizes = {p: _native(spikes[p].attrs.get("n_nodes")) if p in spikes else None
+                           for p in self.populations}
+        for p in nodes:
+            if self._pop_sizes.get(p) is None:
+                self._pop_sizes[p] = _native(nodes[p].attrs.get("n_nodes"))
+        self.format_version = int(group.file.attrs.get("format_version", 1))
+        self._series_attrs = {k: {a: _native(v) for a, v in ds.attrs.items()}
+                              for k, ds in group.get(S.SERIES, {}).items()}
         self.series_names = list(group.get(S.SERIES, {}))
         self.trace_names = list(group.get(S.TRACES, {}))
         self.weight_names = list(group.get(S.WEIGHTS, {}))
@@ -194,7 +173,11 @@ class Run:
         i_parts, t_parts, offset = [], [], 0
         with self._group() as g:
             for p in pops:
-                ids, times = _rows(g[S.SPIKES][p]["node_ids"], g[S.SPIKES][p]["timestamps"])
+                pg = g[S.SPIKES][p] if S.SPIKES in g and p in g[S.SPIKES] else {}
+                if "node_ids" in pg:
+                    ids, times = _rows(pg["node_ids"], pg["timestamps"])
+                else:   # a population with a node table and no spike (yet)
+                    ids, times = np.zeros(0, np.uint32), np.zeros(0)
                 ids = ids.astype(np.int64)
                 i_parts.append(ids + offset)
                 t_parts.append(times)
@@ -207,12 +190,90 @@ class Run:
         order = np.argsort(t, kind="stable")
         return SpikeData(i[order], t[order], max(offset, int(i.max(initial=-1)) + 1))
 
+    def n_nodes(self, population: str = "all") -> int:
+        """Size of ``population`` (or of all together), silent neurons included."""
+        if population == "all":
+            return self.spikes().n_neurons
+        self._need(population, self.populations, "population")
+        return self.spikes(population).n_neurons
+
+    @retry_while_written
+    def nodes(self, population: str | None = None) -> dict:
+        """Node table of ``population`` (default: the only one): ``{column: array (n_nodes,)}``
+        with ``excitatory`` (bool), ``a, b, c, d``, ``bias``, ``noise_sigma`` (FORMAT.md).
+
+        Files written before node tables were stored (format version 1) have none: a
+        ResultsKeyError says so.
+        """
+        if population is None:
+            if len(self.node_populations) != 1:
+                raise ResultsKeyError(
+                    f"run {self.id!r} has node tables for {self.node_populations or 'no population'}"
+                    + ("; name one" if self.node_populations else
+                       " (written before node tables were stored, format version 1)"))
+            population = self.node_populations[0]
+        self._need(population, self.node_populations, "node table")
+        with self._group(S.NODES, population) as g:
+            out = {k: g[k][()] for k in g}
+        if "excitatory" in out:
+            out["excitatory"] = out["excitatory"].astype(bool)
+        return out
+
+    def node_attrs(self, population: str | None = None) -> dict:
+        """Attributes of a node table (``n_nodes``, ``model``, ``form``, ``constants``)."""
+        population = population or (self.node_populations[0] if len(self.node_populations) == 1
+                                    else None)
+        self._need(population, self.node_populations, "node table")
+        with self._group(S.NODES, population) as g:
+            return {k: _native(v) for k, v in g.attrs.items()}
+
+    def series_units(self, name: str) -> str:
+        """Unit of series ``name`` ("" when none was stored); ``rate`` is always Hz."""
+        self._need(name, self.series_names, "series")
+        if name == "rate":
+            return S.RATE_UNITS
+        return str(self._series_attrs[name].get("units", ""))
+
+    def series_columns(self, name: str) -> list[str]:
+        """Column names of series ``name``: stored ``columns``, else the run's
+        ``readout_names`` for ``z``, ``z0`` and ``target`` when they match the width, else
+        ``name[k]``; ``[name]`` for a 1-d series."""
+        self._need(name, self.series_names, "series")
+        attrs = self._series_attrs[name]
+        if "columns" in attrs:
+            return list(json.loads(attrs["columns"]))
+        shape = self._series_shape(name)
+        if len(shape) < 2:
+            return [name]
+        width = int(np.prod(shape[1:]))
+        names = self.attrs.get("readout_names")
+        if names is not None and name in ("z", "z0", "target"):
+            names = json.loads(names) if isinstance(names, str) else list(names)
+            if len(names) == width:
+                return [str(n) for n in names]
+        return [f"{name}[{k}]" for k in range(width)]
+
+    @retry_while_written
+    def _series_shape(self, name):
+        with self._group(S.SERIES, name) as ds:
+            return ds.shape
+
     @retry_while_written
     def series(self, name: str) -> np.ndarray:
-        """Recorded per-step series ``name``, shape (n_rows, ...)."""
+        """Recorded per-step series ``name``, shape (n_rows, ...).
+
+        ``rate`` is the population rate in Hz (spikes per neuron per second in each step),
+        as ``Recorder.rate``; files of format version 1 stored spike counts per step, which
+        are converted here with the run's ``n_neurons`` and ``dt_ms``.
+        """
         self._need(name, self.series_names, "series")
         with self._group(S.SERIES, name) as ds:
-            return ds[()]
+            values = ds[()]
+            units = ds.attrs.get("units")
+        if name == "rate" and units is None:   # format version 1: counts per step
+            n = self.attrs.get("n_neurons") or self.spikes().n_neurons
+            values = values / int(n) / (self.dt_ms / 1000.0)
+        return values
 
     @retry_while_written
     def series_times(self, name: str) -> np.ndarray:
@@ -243,6 +304,32 @@ class Run:
         with self._group(S.TRIALS) as g:
             n = min(g[k].shape[0] for k in self.trial_columns)
             return {k: _read(g[k])[:n] for k in self.trial_columns}
+
+    def trial_table(self, time_unit: str = "ms") -> dict:
+        """The trial table with every time in one unit: ``{column: array (n_trials,)}``.
+
+        Columns in steps (``*_step``, ``n_steps``) become times ``*_<unit>``
+        (``n_steps`` -> ``duration_<unit>``; -1, "none", stays NaN), columns in ms are
+        converted to ``time_unit`` (``"ms"`` or ``"s"``) and renamed to end in it; other
+        columns are unchanged. Step columns within a trial (``cue_step``, ``stim_step``)
+        stay within the trial; ``start_step`` (global) becomes ``start_<unit>``.
+        """
+        if time_unit not in ("ms", "s"):
+            raise ValueError(f"trial_table(time_unit={time_unit!r}): choose 'ms' or 's'")
+        per = 1.0 if time_unit == "ms" else 1000.0   # ms per unit (divide: 1400 ms -> 1.4 s)
+        from .writer import column_units
+        out = {}
+        for k, v in self.trials().items():
+            unit = column_units(k)
+            if unit == "step":
+                base = "duration" if k == "n_steps" else k[:-len("_step")]
+                t = v.astype(np.float64) * self.dt_ms / per
+                out[f"{base}_{time_unit}"] = np.where(v < 0, np.nan, t)
+            elif unit == "ms":
+                out[f"{k[:-len('_ms')]}_{time_unit}"] = v.astype(np.float64) / per
+            else:
+                out[k] = v
+        return out
 
     @retry_while_written
     def weights(self, name: str) -> WeightSnapshots:

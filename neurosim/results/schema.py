@@ -14,7 +14,9 @@ import numpy as np
 
 FORMAT_NAME = "neurosim-results"
 #: Bump when a reader of the previous version could misread a new file.
-FORMAT_VERSION = 1
+#: 2: ``series/rate`` in Hz (was spike counts per step), ``nodes/<population>`` (the node
+#: table), ``n_nodes`` on every spike population, ``units``/``columns`` attributes.
+FORMAT_VERSION = 2
 
 RUNS = "runs"
 SPIKES = "spikes"
@@ -23,9 +25,16 @@ SERIES = "series"
 TRIALS = "trials"
 WEIGHTS = "weights"
 METRICS = "metrics"
+NODES = "nodes"
 CHECKPOINT = "checkpoint"
 CHECKPOINT_TMP = "checkpoint_tmp"
 SUMMARY_JSON = "summary_json"
+#: Population name of a single-population network (the Recorder's default).
+DEFAULT_POPULATION = "reservoir"
+#: Columns of the node table ``nodes/<population>``: E/I flag and the neuron parameters.
+NODE_COLUMNS = ("excitatory", "a", "b", "c", "d", "bias", "noise_sigma")
+#: Unit of the population-rate series ``series/rate`` (format version >= 2).
+RATE_UNITS = "Hz"
 
 #: Attributes every run group carries (set by ``ResultsWriter.create_run``).
 RUN_ATTRS = ("config_json", "seed", "entropy", "backend", "dtype", "dt_ms", "duration_ms",

@@ -76,6 +76,15 @@ def _first_index_at_or_after(ds: h5py.Dataset, cutoff: float) -> int:
     return lo
 
 
+def column_units(name: str) -> str:
+    """Unit of a trial-table column from its name: ``*_ms`` ms, ``*_step``/``n_steps`` step."""
+    if name.endswith("_ms"):
+        return "ms"
+    if name.endswith("_step") or name == "n_steps":
+        return "step"
+    return ""
+
+
 class RunWriter:
     """Appends the results of one run to its group ``/runs/<run_id>``.
 
@@ -109,7 +118,8 @@ class RunWriter:
         node_ids : array (n_spikes,)
             Population-local neuron indices (>= 0), stored as uint32.
         n_nodes : int, optional
-            Population size, stored once so that readers can count silent neurons.
+            Population size, stored so that readers count silent neurons; by default the
+            ``n_nodes`` of the population's node table (:meth:`write_nodes`), if written.
 
         Chunks must come in time order; spikes within a chunk are sorted here (stable).
         """
@@ -123,7 +133,13 @@ class RunWriter:
         t, ids = t[order], ids[order].astype(np.uint32)
         g = self._sub(S.SPIKES, population)
         g.attrs["sorting"] = "time"
+        if n_nodes is None:   # the population's node table, when written, knows its size
+            nodes = self.group.get(S.NODES, {}).get(population)
+            n_nodes = None if nodes is None else nodes.attrs.get("n_nodes")
         if n_nodes is not None:
+            if ids.size and ids.max() >= n_nodes:
+                raise ValueError(f"spikes of {population!r}: node id {int(ids.max())} >= "
+                                 f"n_nodes = {int(n_nodes)}")
             g.attrs["n_nodes"] = int(n_nodes)
         if "timestamps" in g and g["timestamps"].shape[0] and t.size and t[0] < g["timestamps"][-1]:
             raise ValueError(f"spikes of {population!r} start at {t[0]} ms, before the last "
@@ -132,7 +148,8 @@ class RunWriter:
         _append(g, "timestamps", t)
         _append(g, "node_ids", ids)
 
-    def append_series(self, name: str, values, decimation: int = 1):
+    def append_series(self, name: str, values, decimation: int = 1, units: str | None = None,
+                      columns=None):
         """Append rows of a per-step series (readout ``z``, ``z0``, ``target``, ``gate``, ...).
 
         Parameters
@@ -142,6 +159,11 @@ class RunWriter:
             i.e. time ``r * decimation * dt_ms`` ms. A 0-d or 1-d ``values`` is one value per row.
         decimation : int
             Record every k-th step; fixed by the first append.
+        units : str, optional
+            Unit of the values (e.g. ``"Hz"`` for the population rate), stored as attr ``units``.
+        columns : list of str, optional
+            Names of the columns of a 2-d series (e.g. ``["when", "what_A", "what_B"]``),
+            stored as attr ``columns`` (JSON); the length must match the row width.
         """
         values = np.asarray(values)
         if values.ndim == 0:
@@ -150,9 +172,25 @@ class RunWriter:
         if name in g and int(g[name].attrs["decimation"]) != decimation:
             raise ValueError(f"series {name!r} was started with decimation "
                              f"{int(g[name].attrs['decimation'])}, not {decimation}")
+        if columns is not None:
+            columns = [str(c) for c in columns]
+            width = values.shape[1] if values.ndim == 2 else None
+            if width != len(columns):
+                raise ValueError(f"series {name!r}: {len(columns)} column names {columns} for "
+                                 f"rows of shape {values.shape[1:]}")
+        if name in g and units is not None and g[name].attrs.get("units", units) != units \
+                or name in g and units is not None and "units" not in g[name].attrs:
+            raise ResultsError(
+                f"series {name!r} of run {self.run_id!r} is stored in "
+                f"{g[name].attrs.get('units', 'counts per step (format version 1)')}, not "
+                f"{units}: a run written by an older neurosim cannot be continued by this one")
         ds = _append(g, name, values)
         ds.attrs["decimation"] = int(decimation)
         ds.attrs["dt_ms"] = self.dt_ms
+        if units is not None:
+            ds.attrs["units"] = str(units)
+        if columns is not None:
+            ds.attrs["columns"] = json.dumps(columns)
 
     def append_trace(self, name: str, values, node_ids, times_ms):
         """Append state traces of selected neurons (e.g. membrane potential ``v``).
@@ -177,11 +215,13 @@ class RunWriter:
         _append(g, "data", values)
         _append(g, "times_ms", t)
 
-    def append_trials(self, rows: dict):
+    def append_trials(self, rows: dict, units: dict | None = None):
         """Append rows of the trial table: ``{column: array (n_new_trials,)}``.
 
         Every call must give the same columns, all of equal length. String columns are
-        stored as UTF-8.
+        stored as UTF-8. Each column gets an attr ``units``: ``units[column]`` when given,
+        else ``"ms"`` for names ending in ``_ms``, ``"step"`` for names ending in ``_step``
+        or ``n_steps`` (steps of ``dt_ms``, stored on the group), else ``""``.
         """
         cols = {k: np.asarray(v).reshape(-1) for k, v in rows.items()}
         lengths = {k: v.size for k, v in cols.items()}
@@ -190,8 +230,11 @@ class RunWriter:
         g = self._sub(S.TRIALS)
         if len(g) and set(g) != set(cols):
             raise ValueError(f"trial columns {sorted(cols)} differ from the stored {sorted(g)}")
+        g.attrs["dt_ms"] = self.dt_ms
         for k, v in cols.items():
-            _append(g, k, v)
+            ds = _append(g, k, v)
+            if "units" not in ds.attrs or (units and k in units):
+                ds.attrs["units"] = str((units or {}).get(k, column_units(k)))
 
     def append_weights(self, name: str, snapshot, trial: int):
         """Append a snapshot of weight array ``name`` (any shape).
@@ -203,6 +246,34 @@ class RunWriter:
         g = self._sub(S.WEIGHTS, name)
         _append(g, "data", snap[np.newaxis])
         _append(g, "trial", np.array([trial], dtype=np.int64))
+
+    def write_nodes(self, population: str, table: dict, **attrs):
+        """Store the node table of ``population``: ``{column: array (n_nodes,)}``.
+
+        ``table`` is what :func:`neurosim.results.nodes.node_table` returns (``excitatory``
+        bool, Izhikevich ``a, b, c, d``, ``bias``, ``noise_sigma``); every column must have
+        the same length, the population size, stored as attr ``n_nodes`` here and on the
+        spike population. ``attrs`` (e.g. ``model="izhikevich2003"``) are stored on the group.
+        Written once per run; a second call replaces the table.
+        """
+        cols = {k: np.asarray(v).reshape(-1) for k, v in table.items()}
+        sizes = {v.size for v in cols.values()}
+        if len(sizes) != 1:
+            raise ValueError(f"node table of {population!r}: columns differ in length: "
+                             f"{ {k: v.size for k, v in cols.items()} }")
+        n = sizes.pop()
+        g = self._sub(S.NODES)
+        if population in g:
+            del g[population]
+        g = g.create_group(population, track_order=True)
+        for k, v in cols.items():
+            g.create_dataset(k, data=v, **({} if v.size == 0 else dict(fletcher32=True)))
+        g.attrs["n_nodes"] = int(n)
+        for k, v in attrs.items():
+            g.attrs[k] = _attr_value(k, v)
+        spikes = self.group.get(S.SPIKES, {}).get(population)
+        if spikes is not None:
+            spikes.attrs["n_nodes"] = int(n)
 
     def write_metrics(self, scalars: dict | None = None, tables: dict | None = None,
                       summary: dict | None = None):
@@ -321,6 +392,9 @@ class ResultsWriter:
             from .reader import check_file  # the reader owns format validation
             check_file(self.path)
             self._file = self._open_h5("a")
+            # runs appended now are written in this version's layout (rate in Hz, ...);
+            # the older runs stay readable, the reader tells them apart by their attributes
+            self._file.attrs["format_version"] = S.FORMAT_VERSION
         else:
             # fs_persist lets later sessions reuse the space of replaced checkpoints.
             self._file = self._open_h5("w", fs_strategy="fsm", fs_persist=True, track_order=True)
