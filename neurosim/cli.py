@@ -5,7 +5,8 @@
     neurosim run izhikevich2003 --resume results.h5 [--run ID]
     neurosim sweep SWEEP.toml [--workers N | --scheduler tcp://host:8786 | --cluster slurm]
     neurosim inspect results.h5
-    neurosim plot results.h5 [--run ID] [--kind raster|rates|readouts|weights|metrics] --out fig.png
+    neurosim plot results.h5 [--run ID] [--kind raster|rate|readouts|weights|metrics] --out fig.png
+    neurosim export results.h5 --format sonata|nwb [--run ID] [--out PATH]
     neurosim info
 """
 from __future__ import annotations
@@ -80,6 +81,16 @@ def _parser() -> argparse.ArgumentParser:
                       help="--kind sweep: the grid field on the x axis (two: a heatmap)")
     plot.add_argument("--y", default=None, metavar="METRIC", help="--kind sweep: the metric")
 
+    exp = sub.add_parser("export", help="write one run in a format other tools read "
+                                        "(sonata: spikes + nodes for libsonata; nwb)")
+    exp.add_argument("file", type=Path)
+    exp.add_argument("--format", required=True, choices=("sonata", "nwb"),
+                     help="sonata: a directory with spikes.h5, nodes.h5, node_types.csv; "
+                          "nwb: one .nwb file (needs pip install 'neurosim[io]')")
+    exp.add_argument("--run", default=None, help="run id (default: the latest)")
+    exp.add_argument("--out", type=Path, default=None,
+                     help="output directory (sonata) or file (nwb); default beside FILE, "
+                          "named <stem>_<run>_sonata or <stem>_<run>.nwb")
 
     sub.add_parser("info", help="versions, available backends, GPU visibility")
     return parser
@@ -229,6 +240,13 @@ def _dispatch(args) -> int:
             from .plotting import plot_file
             print(plot_file(args.file, run_id=args.run, kind=args.kind, out=args.out))
             return 0
+        if args.command == "export":
+            from .io.export import export
+            for what, path in export(args.file, args.format, run_id=args.run,
+                                     out=args.out).items():
+                if path is not None:
+                    print(f"{what}: {path}")
+            return 0
         if args.command == "info":
             from .results import info
             print(info())
@@ -236,7 +254,7 @@ def _dispatch(args) -> int:
     except FloatingPointError as err:   # a diverged run (simulator.DivergenceError)
         print(f"neurosim: error: {err}", file=sys.stderr)
         return 1
-    except (ConfigError, ValueError, FileNotFoundError, KeyboardInterrupt) as err:
+    except (ConfigError, ValueError, FileNotFoundError, ImportError, KeyboardInterrupt) as err:
         if isinstance(err, KeyboardInterrupt):
             print("interrupted: the results file keeps every finished chunk", file=sys.stderr)
             return 130
