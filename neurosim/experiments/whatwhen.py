@@ -142,6 +142,12 @@ def _specs(par: dict, dt_ms: float) -> dict[str, WhatWhenSpec]:
     return {"main": main, "probability": prob, "switch": switch}
 
 
+def readout_names(spec) -> list[str]:
+    """Names of the readout outputs (columns of ``z``, ``z0``, ``target``): ``when``, then
+    ``what_A``, ``what_B``, ... one per stimulus identity."""
+    return ["when"] + [f"what_{chr(ord('A') + k)}" for k in range(spec.n_identities)]
+
+
 def _single_channel_network(net_cfg):
     """The same reservoir with one cue and one identity channel (first cue, first identity)."""
     cues = [c for c in net_cfg.inputs if c.name.startswith("cue")]
@@ -184,8 +190,9 @@ def run_seed(config: dict, out: Path | None, report, seed: int, tag: str = "") -
         run_writer = None
         if out is not None:
             writer, run_writer = open_run(out, "whatwhen", resolved, run_cfg,
-                                          {"phase": name, "n_neurons": network.n_neurons},
-                                          run_id=f"{name}{tag}")
+                                          {"phase": name, "n_neurons": network.n_neurons,
+                                           "readout_names": readout_names(spec)},
+                                          run_id=f"{name}{tag}", network=network)
         try:
             try:
                 phases[name] = run_phase(network, run_cfg, spec, lrn, seed + 1, run_writer,
