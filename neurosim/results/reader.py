@@ -354,6 +354,13 @@ class Run:
                     out[k] = _native(_read(ds)) if ds.ndim == 0 else _read(ds)
             return out
 
+    def to_neo(self, **parts):
+        """This run as a ``neo.Block``: a SpikeTrain per neuron (E/I annotated), the series
+        as AnalogSignals, the trials as an Epoch and cue/stimulus Events
+        (:mod:`neurosim.io.neo_bridge`; needs ``pip install 'neurosim[io]'``)."""
+        from ..io.neo_bridge import to_neo
+        return to_neo(self, **parts)
+
     def to_pandas(self, what: str = "spikes"):
         """``what="spikes"``: DataFrame (t_ms, i[, population]); ``"trials"``: the trial table.
 
