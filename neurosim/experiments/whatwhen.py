@@ -174,7 +174,16 @@ def run_seed(config: dict, out: Path | None, report, seed: int, tag: str = "") -
         n1 = config["paradigm"]["switch_trials"][0]
         n_trials += 2 * n1 + 2 * 56 + 50 + 50 + int(np.ceil(0.5 * n1))
     bar = _progress(report, n_trials + 60)
-    stats = {"R0": regime_check(net, run_cfg)}
+    resolved = full_config(net_cfg, run_cfg, learner=config["learner"],
+                           paradigm=config["paradigm"], force=config["force"])
+    if out is not None:   # R0's spontaneous run is kept, so that R0 can be checked from the file
+        writer, run_writer = open_run(out, "whatwhen", resolved, run_cfg,
+                                      {"phase": "spontaneous", "n_neurons": net.n_neurons},
+                                      run_id=f"spontaneous{tag}", network=net)
+        with writer:
+            stats = {"R0": regime_check(net, run_cfg, run_writer=run_writer)}
+    else:
+        stats = {"R0": regime_check(net, run_cfg)}
     stats["R1"] = decodability_check(net_single, run_cfg, seed, progress=bar)
     writer = None
     phases = {}
@@ -184,8 +193,6 @@ def run_seed(config: dict, out: Path | None, report, seed: int, tag: str = "") -
             ("probability", net_single, specs["probability"], learner, False),
             ("switch", net_single, specs["switch"], learner, False),
             ("ablation_no_gate", net_single, specs["probability"], learner, True)]
-    resolved = full_config(net_cfg, run_cfg, learner=config["learner"],
-                           paradigm=config["paradigm"], force=config["force"])
     for name, network, spec, lrn, no_gate in plan:
         run_writer = None
         if out is not None:

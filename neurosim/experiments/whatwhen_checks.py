@@ -16,18 +16,27 @@ from ..monitors import Recorder
 from ..streams import Chunk
 
 
-def regime_check(network, run_cfg, duration_ms: float = 3000.0) -> dict:
-    """Mean E and I rates (Hz) over ``duration_ms`` with no input, and whether v stayed finite."""
+def regime_check(network, run_cfg, duration_ms: float = 3000.0, run_writer=None) -> dict:
+    """Mean E and I rates (Hz) over ``duration_ms`` with no input, and whether v stayed finite.
+
+    ``run_writer`` (optional): the spontaneous run's spikes and rate go to it, the result to
+    its metrics, and it is finished, so that R0 can be checked from the file.
+    """
     sim = Simulator(network, run_cfg)
-    rec = Recorder(network.n_neurons, run_cfg.dt_ms)
+    rec = Recorder(network.n_neurons, run_cfg.dt_ms, writer=run_writer)
     finite = True
     try:
         sim.run(duration_ms=duration_ms, recorder=rec)
     except FloatingPointError:
         finite = False
     spikes = rec.spikes
-    return {"rate_e_hz": spikes.mean_rate(duration_ms, network.excitatory),
-            "rate_i_hz": spikes.mean_rate(duration_ms, ~network.excitatory), "finite": finite}
+    result = {"rate_e_hz": spikes.mean_rate(duration_ms, network.excitatory),
+              "rate_i_hz": spikes.mean_rate(duration_ms, ~network.excitatory), "finite": finite}
+    if run_writer is not None:
+        rec.flush()
+        run_writer.write_metrics(scalars=result)
+        run_writer.finish(wall_time_s=0.0, duration_ms=sim.step * run_cfg.dt_ms)
+    return result
 
 
 R1_GRID_MS = tuple(float(t) for t in range(150, 1001, 50))
