@@ -5,7 +5,8 @@
     neurosim run izhikevich2003 --resume results.h5 [--run ID]
     neurosim sweep SWEEP.toml [--workers N | --scheduler tcp://host:8786 | --cluster slurm]
     neurosim inspect results.h5
-    neurosim plot results.h5 [--run ID] [--kind raster|rate|readouts|weights|metrics] --out fig.png
+    neurosim plot results.h5 [--run ID] [--kind raster|rate|psth|stats|readouts|weights|summary|...]
+        [--window START:STOP|all] [--bin-ms MS] --out fig.png
     neurosim export results.h5 --format sonata|nwb [--run ID] [--out PATH]
     neurosim info
 """
@@ -72,11 +73,19 @@ def _parser() -> argparse.ArgumentParser:
     plot = sub.add_parser("plot", help="draw a figure from a results file")
     plot.add_argument("file", type=Path)
     plot.add_argument("--run", default=None, help="run id (default: the latest)")
-    plot.add_argument("--kind", default="raster",
-                      choices=("raster", "raster-only", "rate", "readouts", "weights", "metrics",
-                               "sweep"),
-                      help="what to draw (default: raster)")
+    from .plotting import KINDS as PLOT_KINDS   # no matplotlib import until a plot is drawn
+    plot.add_argument("--kind", default="raster", choices=tuple(PLOT_KINDS) + ("sweep",),
+                      help="what to draw (default: raster): raster (+ rate in Hz), "
+                           "raster-only, rate, psth (cue-aligned raster + PSTH), stats (ISI, "
+                           "CV and rate histograms), readouts, weights (over the snapshots), "
+                           "weights-last, metrics, summary (the run's summary figure), sweep")
     plot.add_argument("--out", type=Path, default=Path("fig.png"))
+    plot.add_argument("--window", default=None, metavar="START:STOP|all",
+                      help="raster/rate/summary: time window in ms, e.g. 2000:7000, or 'all' "
+                           "(default: the last 5 s of longer runs)")
+    plot.add_argument("--bin-ms", type=float, default=None,
+                      help="raster/rate/psth/summary: bin width of the rate in ms (default: "
+                           "5 ms, coarser for long windows; psth: 20 ms)")
     plot.add_argument("--x", default=None, metavar="FIELD[,FIELD2]",
                       help="--kind sweep: the grid field on the x axis (two: a heatmap)")
     plot.add_argument("--y", default=None, metavar="METRIC", help="--kind sweep: the metric")
@@ -175,6 +184,41 @@ def _sweep(args) -> int:
     return 1 if failed else 0
 
 
+def _plot_options(args) -> dict:
+    """--window and --bin-ms as plotting options (only those given)."""
+    options = {}
+    if args.window is not None:
+        if args.window == "all":
+            options["t_range_ms"] = "all"
+        else:
+            try:
+                lo, hi = (float(x) for x in args.window.split(":"))
+            except ValueError:
+                raise ConfigError(f"--window {args.window!r}: give START:STOP in ms (e.g. "
+                                  "2000:7000) or 'all'") from None
+            options["t_range_ms"] = (lo, hi)
+        if args.kind == "psth":
+            options["window_ms"] = options.pop("t_range_ms")
+            if options["window_ms"] == "all":
+                raise ConfigError("--window all does not apply to --kind psth; give "
+                                  "BEFORE:AFTER in ms around the cue, e.g. -200:1000")
+    if args.bin_ms is not None:
+        if not args.bin_ms > 0:
+            raise ConfigError(f"--bin-ms {args.bin_ms:g}: must be > 0")
+        options["bin_ms"] = args.bin_ms
+    import inspect
+    from .plotting import KINDS
+    takes = {k: set(inspect.signature(f).parameters) for k, f in KINDS.items()}
+    for key, flag in (("t_range_ms", "--window"), ("window_ms", "--window"),
+                      ("bin_ms", "--bin-ms")):
+        if key in options and key not in takes.get(args.kind, {key}):
+            kinds = [k for k, p in takes.items() if key in p or
+                     (flag == "--window" and {"t_range_ms", "window_ms"} & p)]
+            raise ConfigError(f"{flag} does not apply to --kind {args.kind}; it applies to "
+                              f"--kind {', '.join(kinds)}")
+    return options
+
+
 def _interrupted(args, err) -> int:
     """Say where the interrupted run stands and how to continue it; the exit code."""
     if args.command == "sweep":
@@ -238,7 +282,8 @@ def _dispatch(args) -> int:
             if args.x is not None or args.y is not None:
                 raise ConfigError("--x and --y apply only with --kind sweep")
             from .plotting import plot_file
-            print(plot_file(args.file, run_id=args.run, kind=args.kind, out=args.out))
+            print(plot_file(args.file, run_id=args.run, kind=args.kind, out=args.out,
+                            **_plot_options(args)))
             return 0
         if args.command == "export":
             from .io.export import export

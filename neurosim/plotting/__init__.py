@@ -9,13 +9,16 @@ from __future__ import annotations
 from pathlib import Path
 
 from ._common import pyplot
-from .panels import accuracy_matrix, metrics, metrics_table, weights
+from .panels import accuracy_matrix, metrics, metrics_table, weight_norms, weights, \
+    weights_over_learning
 from .readouts import readouts
-from .spikes import raster, raster_with_rate, rate
+from .spikes import psth, raster, raster_with_rate, rate, spike_stats
+from .summary import summary
 
 #: plot_file kinds -> function(run, **options); multi-panel ones return a Figure.
-KINDS = {"raster": raster_with_rate, "raster-only": raster, "rate": rate,
-         "readouts": readouts, "weights": weights, "metrics": metrics}
+KINDS = {"raster": raster_with_rate, "raster-only": raster, "rate": rate, "psth": psth,
+         "stats": spike_stats, "readouts": readouts, "weights": weights_over_learning,
+         "weights-last": weights, "metrics": metrics, "summary": summary}
 
 
 def plot_file(path, run_id=None, kind="raster", out="fig.png", dpi=120, **options):
@@ -24,19 +27,33 @@ def plot_file(path, run_id=None, kind="raster", out="fig.png", dpi=120, **option
     Parameters
     ----------
     path : results file
-    run_id : run to plot (default: the latest)
-    kind : one of ``KINDS`` (raster, raster-only, rate, readouts, weights, metrics)
+    run_id : run to plot (default: the latest; for ``summary``, the run ``main`` when the
+        file has one, as the what/when experiment writes it)
+    kind : one of ``KINDS``: raster (raster + rate in Hz), raster-only, rate, psth
+        (cue-aligned raster + PSTH), stats (ISI, CV, rate histograms), readouts, weights
+        (over the snapshots), weights-last, metrics, summary
     out : output image; the format follows its suffix (.png, .pdf, .svg)
-    options : passed to the plotting function (e.g. ``name=`` for weights)
+    options : passed to the plotting function (e.g. ``t_range_ms=(0, 2000)``,
+        ``bin_ms=10``); an option the kind does not take is a ValueError naming both
 
     Returns the output path.
     """
+    import inspect
     from neurosim.results import load
     if kind not in KINDS:
         raise ValueError(f"unknown plot kind {kind!r}; choose one of: {', '.join(KINDS)}")
     results = load(path)
-    run = results.latest if run_id is None else results[run_id]
-    drawn = KINDS[kind](run, **options)
+    if run_id is None and kind == "summary" and "main" in results:
+        run = results["main"]
+    else:
+        run = results.latest if run_id is None else results[run_id]
+    func = KINDS[kind]
+    accepted = inspect.signature(func).parameters
+    wrong = [k for k in options if k not in accepted]
+    if wrong:
+        raise ValueError(f"plot kind {kind!r} takes no option {', '.join(map(repr, wrong))}; "
+                         f"its options: {', '.join(p for p in accepted if p != 'run')}")
+    drawn = func(run, **options)
     from matplotlib.figure import Figure
     fig = drawn if isinstance(drawn, Figure) else drawn.figure
     out = Path(out)
@@ -45,5 +62,6 @@ def plot_file(path, run_id=None, kind="raster", out="fig.png", dpi=120, **option
     return out
 
 
-__all__ = ["raster", "rate", "raster_with_rate", "readouts", "weights", "metrics",
-           "metrics_table", "accuracy_matrix", "plot_file", "KINDS"]
+__all__ = ["raster", "rate", "raster_with_rate", "psth", "spike_stats", "readouts", "weights",
+           "weights_over_learning", "weight_norms", "metrics", "metrics_table",
+           "accuracy_matrix", "summary", "plot_file", "KINDS"]

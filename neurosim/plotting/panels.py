@@ -51,6 +51,69 @@ def weights(run, name=None, ax=None, kind="auto", snapshot=-1, bins=50, max_hist
     return ax
 
 
+def _row_names(run, name, n_rows):
+    """Names of the rows of a readout weight matrix: the run's readout names when they fit."""
+    for series in ("z0", "z"):
+        if series in run.series_names:
+            cols = run.series_columns(series)
+            if len(cols) == n_rows:
+                return cols
+    return [f"{name}[{k}]" for k in range(n_rows)]
+
+
+def weight_norms(run, name=None, ax=None):
+    """L2 norm of each output's weights vs trials completed, one line per (named) output."""
+    run = as_run(run)
+    name = name or (run.weight_names[0] if run.weight_names else None)
+    if name is None:
+        raise ValueError(f"run {run.id!r} records no weights")
+    snaps = run.weights(name)
+    data = snaps.data.reshape(len(snaps.trial), snaps.data.shape[1] if snaps.data.ndim > 2 else 1, -1)
+    fig, ax = new_axes(ax)
+    norms = np.linalg.norm(data, axis=2)
+    for k, label in enumerate(_row_names(run, name, data.shape[1])):
+        ax.plot(snaps.trial, norms[:, k], marker=".", label=label)
+    ax.set(xlabel="trials completed", ylabel="|w| (L2 norm)",
+           title=f"{name}: {len(snaps.trial)} snapshots")
+    ax.legend(fontsize="small")
+    return ax
+
+
+def weights_over_learning(run, name=None, max_rows=3):
+    """Weights over every snapshot: a Figure with the L2 norm of each output's weights vs
+    trials completed (one line per output, named when the run names its readouts), and one
+    heatmap per output (up to ``max_rows``): snapshot (trials completed) x presynaptic index.
+    """
+    run = as_run(run)
+    if name is None:
+        if not run.weight_names:
+            raise ValueError(f"run {run.id!r} records no weights")
+        name = run.weight_names[0]
+    snaps = run.weights(name)
+    if len(snaps.trial) == 0:
+        raise ValueError(f"weights {name!r} of run {run.id!r} hold no snapshot")
+    data = snaps.data.reshape(len(snaps.trial), snaps.data.shape[1] if snaps.data.ndim > 2 else 1, -1)
+    rows = _row_names(run, name, data.shape[1])
+    shown = min(data.shape[1], max_rows)
+    fig, axes = pyplot().subplots(1, 1 + shown, figsize=(4.2 * (1 + shown), 3.8), squeeze=False)
+    axes = axes[0]
+    weight_norms(run, name, ax=axes[0])
+    for k in range(shown):
+        w = data[:, k, :]
+        lim = float(np.abs(w).max()) or 1.0
+        im = axes[1 + k].imshow(w, aspect="auto", cmap="RdBu_r", vmin=-lim, vmax=lim,
+                                interpolation="nearest", origin="lower",
+                                extent=(-0.5, w.shape[1] - 0.5, -0.5, len(snaps.trial) - 0.5))
+        step = max(1, len(snaps.trial) // 6)
+        axes[1 + k].set_yticks(range(0, len(snaps.trial), step))
+        axes[1 + k].set_yticklabels([int(x) for x in snaps.trial[::step]])
+        axes[1 + k].set(xlabel="presynaptic index (feature)", ylabel="trials completed",
+                        title=f"{rows[k]} weights")
+        fig.colorbar(im, ax=axes[1 + k], label="weight")
+    fig.tight_layout()
+    return fig
+
+
 def _scalar_metrics(metrics: dict) -> dict:
     out = {k: v for k, v in metrics.items() if isinstance(v, (bool, int, float, str))}
     summary = metrics.get("summary")

@@ -73,8 +73,10 @@ def readouts(run, ax=None, names=("z0", "z"), target="target", pre_ms=100.0, pos
                          f"it has: {', '.join(run.series_names) or 'none'}")
     shown = names + ([target] if target in run.series_names else [])
     data = {n: run.series(n).reshape(len(run.series_times(n)), -1) for n in shown}
+    labels = {n: run.series_columns(n) for n in shown}     # when, what_A, ... when stored
     if output is not None:
         data = {n: v[:, [output]] for n, v in data.items()}
+        labels = {n: [c[output]] for n, c in labels.items()}
     step_ms = run.series_decimation(names[0]) * run.dt_ms
     trials = run.trials()
     cues = cue_steps(trials, run.dt_ms, cue_column)
@@ -106,7 +108,8 @@ def readouts(run, ax=None, names=("z0", "z"), target="target", pre_ms=100.0, pos
                 if curve is None:
                     continue
             for col in range(curve.shape[1]):
-                tag = name + (f"[{col}]" if curve.shape[1] > 1 else "")
+                column = labels[name][col] if col < len(labels[name]) else f"[{col}]"
+                tag = column if column.startswith(name) else f"{name} {column}"
                 style = "--" if name == target else ("-", ":", "-.")[min(j, 2)]
                 panel.plot(time[:len(curve)], curve[:, col], lw=1.2, ls=style,
                            color=f"C{col if ax is None else k}",
