@@ -361,28 +361,21 @@ class Run:
         from ..io.neo_bridge import to_neo
         return to_neo(self, **parts)
 
-    def to_pandas(self, what: str = "spikes"):
-        """``what="spikes"``: DataFrame (t_ms, i[, population]); ``"trials"``: the trial table.
+    def to_pandas(self, what: str = "spikes", **options):
+        """pandas views with named columns and one time unit each (:mod:`neurosim.io.frames`):
 
-        Needs pandas (``pip install 'neurosim[io]'``).
+        * ``"spikes"``: ``time_ms``, ``population``, ``node_id``, ``excitatory``;
+        * ``"series"``: per-step series indexed by ``time_ms`` (``z0_when``, ``rate_hz``, ...);
+        * ``"trials"``: the trial table with every time in ms (``cue_ms``, ``start_ms``, ...);
+        * ``"nodes"``: the node table, one row per neuron.
+
+        ``time_unit="s"`` gives seconds instead (not for nodes). Needs pandas
+        (``pip install 'neurosim[io]'``).
         """
-        if what not in ("spikes", "trials"):
-            raise ValueError(f"to_pandas(what={what!r}): choose 'spikes' or 'trials'")
-        try:
-            import pandas as pd
-        except ImportError:
-            raise ImportError("Run.to_pandas() needs pandas, which is not installed; "
-                              "install it with: pip install 'neurosim[io]'") from None
-        if what == "trials":
-            return pd.DataFrame(self.trials())
-        frames = []
-        for p in self.populations:
-            s = self.spikes(p)
-            frames.append(pd.DataFrame({"t_ms": s.t, "i": s.i, "population": p}))
-        if not frames:
-            return pd.DataFrame({"t_ms": [], "i": [], "population": []})
-        return pd.concat(frames, ignore_index=True).sort_values("t_ms", kind="stable",
-                                                               ignore_index=True)
+        from ..io.frames import WHATS, to_pandas
+        if what not in WHATS:
+            raise ValueError(f"to_pandas(what={what!r}): choose one of {', '.join(WHATS)}")
+        return to_pandas(self, what, **options)
 
 
 class Results:
