@@ -36,6 +36,7 @@ per-trial fraction of "when" weights updated; extra memory per synapse.
 from __future__ import annotations
 
 import dataclasses
+import json
 import time
 from pathlib import Path
 
@@ -53,7 +54,6 @@ from ..paradigms.whatwhen import Block, WhatWhenSpec, WhatWhenStream
 from ..simulator import Simulator, n_features
 from ..streams import Chunk
 from .common import full_config, move_aside, network_and_run, resolve
-from .pool import run_jobs
 from .whatwhen_phases import TIMING_NETWORK, timing_inputs
 
 METHODS = ("three_factor", "plain_trial", "classp", "fast_slow", "ewc", "force", "force_reset")
@@ -307,6 +307,80 @@ def _worker(args):
     return run_method(net, run_cfg, config, method, seed)
 
 
+def sweep_point(config: dict, out: Path) -> dict:
+    """One method x seed of the comparison as a sweep point (:mod:`neurosim.sweep`): the
+    method is ``continual.methods[0]``, the seed ``run.seed``. Writes the run to ``out``
+    (run ``<method>_seed<seed>``: scalars, ``accuracy_matrix`` (n_blocks, n_tasks),
+    ``block_tasks``, one ``learning_curve_<b>`` per block) and returns its scalar metrics."""
+    from .common import open_run
+    r = _worker((config, config["continual"]["methods"][0], config["run"]["seed"]))
+    net_cfg, run_cfg = network_config(config)
+    writer, rw = open_run(out, "continual", config, run_cfg,
+                          {"method": r["method"], "n_neurons": net_cfg.n_neurons},
+                          run_id=f"{r['method']}_seed{r['seed']}")
+    try:
+        rw.write_metrics(scalars={k: r[k] for k in METRICS + ("censored", "n_switches")},
+                         tables={"accuracy_matrix": r["R"], "block_tasks": np.asarray(r["tasks"]),
+                                 **{f"learning_curve_{b}": c for b, c in enumerate(r["curves"])}})
+        rw.finish(wall_time_s=r["wall_s"], duration_ms=0.0)
+    finally:
+        writer.close()
+    return {k: r[k] for k in METRICS + ("censored", "n_switches")}
+
+
+# the sweep checks each point with the experiment's own rules
+sweep_point.DEFAULT_CONFIG = DEFAULT_CONFIG
+sweep_point.OPEN_PATHS = OPEN_PATHS
+sweep_point.BOUNDS = BOUNDS
+
+
+def _read_point(path: Path) -> dict:
+    """A :func:`sweep_point` file back as the run dict :func:`run_method` returned."""
+    from ..results import load
+    run = load(path).latest
+    m = run.metrics
+    n_blocks = len(m["block_tasks"])
+    out = {k: m[k] for k in METRICS + ("censored", "n_switches")}
+    out.update(method=run.attrs["method"], seed=run.attrs["seed"], R=m["accuracy_matrix"],
+               tasks=m["block_tasks"], wall_s=run.attrs["wall_time_s"],
+               curves=[m[f"learning_curve_{b}"] for b in range(n_blocks)])
+    return out
+
+
+def run_jobs_as_sweep(config: dict, methods: list, seeds: list, out: Path, report) -> list:
+    """Every method x seed as a sweep (:mod:`neurosim.sweep`): one file per run in
+    ``<out stem>_sweep_points/`` (index ``<out stem>_sweep.h5``), kept, so a rerun skips
+    the runs already finished; ``continual.workers`` processes on a Dask LocalCluster (one:
+    in this process). Returns the run dicts in (seed, method) order."""
+    from .. import sweep
+    workers = int(config["continual"]["workers"])
+    if workers > 1:
+        try:
+            import distributed  # noqa: F401
+        except ImportError:
+            print("continual: Dask is not installed (pip install 'neurosim[sweep]'): the runs "
+                  "go one after another in this process")
+            workers = 0
+    else:
+        workers = 0
+    base = json.loads(json.dumps(config))
+    base["run"]["seed"] = seeds[0]
+    # a point is one method and one seed: settings of the whole comparison stay out of its
+    # config (and hash), so more seeds or workers reuse the runs already finished
+    base["continual"].update(workers=1, seeds=1)
+    spec = {"experiment": sweep_point, "base": base,
+            "product": {"continual.methods": [[m] for m in methods]}, "seeds": len(seeds)}
+    result = sweep.run(spec, out=Path(out).with_name(Path(out).stem + "_sweep.h5"),
+                       workers=workers, report=None if report is None else "auto")
+    if result.failures:
+        raise RuntimeError(f"continual: {len(result.failures)} runs failed (reported above); "
+                           f"rerun to retry them (finished runs are kept in "
+                           f"{result.points_dir})")
+    runs = {(r["values"]["run.seed"], r["values"]["continual.methods"][0]):
+            _read_point(result.points_dir / r["file"]) for r in result.records}
+    return [runs[(seed, m)] for seed in seeds for m in methods]
+
+
 # ------------------------------------------------------------------------------- summary
 METRICS = ("ACC", "BWT", "BWT_rec", "trials_to_criterion", "fraction_updated",
            "memory_per_synapse")
@@ -390,16 +464,12 @@ def run(config: dict | None, out: Path, figure: Path | None = None, report="tqdm
     n_seeds = max(int(par["seeds"]), 10 if full else 0)
     seeds = [run_cfg.seed + s for s in range(n_seeds)]
     move_aside(out)
-    jobs = [(config, m, seed) for seed in seeds for m in methods]
-
-    def note(r):
-        if report is not None:
+    runs = run_jobs_as_sweep(config, methods, seeds, out, report)
+    if report is not None:
+        for r in runs:
             print(f"seed {r['seed']} {r['method']:<13} ACC {r['ACC']:.2f} BWT_rec "
                   f"{r['BWT_rec']:+.2f} ttc {r['trials_to_criterion']:.0f} ({r['wall_s']:.1f} s)",
                   flush=True)
-        return r
-
-    runs = run_jobs(_worker, jobs, par["workers"], on_done=lambda k, r: note(r))
     rows = summarise(runs, methods)
     print(format_table(rows))
     wall = time.perf_counter() - t0
