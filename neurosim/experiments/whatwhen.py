@@ -327,7 +327,9 @@ def other_seeds(config: dict, seeds: list[int], out: Path, report) -> list[dict]
         print("R10: Dask is not installed (pip install 'neurosim[sweep]'): the seeds run one "
               "after another in this process")
     index = Path(out).with_name(Path(out).stem + "_seeds.h5")
-    spec = {"experiment": "whatwhen", "base": config, "product": {"run.seed": list(seeds)}}
+    # the seed count stays out of each point's config (and hash): more seeds reuse the others
+    base = dict(config, seeds=dict(config["seeds"], full_network_seeds=1))
+    spec = {"experiment": "whatwhen", "base": base, "product": {"run.seed": list(seeds)}}
     result = sweep.run(spec, out=index, workers=workers, report=None if report is None
                        else "auto")
     if result.failures:
