@@ -323,3 +323,31 @@ def test_run_point_is_idempotent(tmp_path):
     mtime = (tmp_path / f"{pts[0].id}.h5").stat().st_mtime_ns
     assert run_point(task) == a
     assert (tmp_path / f"{pts[0].id}.h5").stat().st_mtime_ns == mtime
+
+
+@pytest.mark.parametrize("workers", ["0", pytest.param("2", marks=pytest.mark.slow)])
+def test_sigint_stops_the_driver_cleanly_and_a_rerun_finishes(tmp_path, workers):
+    spec = tmp_path / "grid.toml"
+    spec.write_text(textwrap.dedent("""
+        experiment = "izhikevich2003"
+        seeds = 8
+        [base]
+        network = {n_neurons = 300}
+        run = {duration_ms = 2000.0, chunk_ms = 100.0}
+    """))
+    out = tmp_path / "grid.h5"
+    proc = subprocess.Popen([sys.executable, "-m", "neurosim.cli", "sweep", str(spec), "--out",
+                             str(out), "--workers", workers], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+    deadline = time.time() + 90
+    while time.time() < deadline and not list((tmp_path / "grid_points").glob("*.h5")):
+        time.sleep(0.02)
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=90)
+    assert proc.returncode == 130, err
+    assert "every finished point is kept; rerun the same command" in err
+    status = list(sweep.read_index(out)["index"]["status"])
+    n_done = status.count("done")
+    assert 1 <= n_done < 8 and status.count("pending") == 8 - n_done
+    res = sweep.run(spec, out=out, workers=0, report=None)
+    assert (res.ran, res.skipped) == (8 - n_done, n_done) and res.ok

@@ -97,6 +97,8 @@ def _run_inline(spec, todo, points_dir, records, failures, progress):
             try:
                 rec = run_point(_task(spec, p, points_dir))
                 break
+            except interrupts.Interrupted:
+                raise
             except Exception as err:   # noqa: BLE001 - reported with its traceback
                 if attempt:
                     failures.append(_summarise_failure(p, err, err.__traceback__, points_dir))
@@ -204,6 +206,10 @@ def run(spec, out=None, *, workers: int | None = None, scheduler: str | None = N
                 _run_dask(c, spec, todo, points_dir, records, failures, progress, retries)
     finally:
         progress.close()
+        for p in todo:   # finished while the driver stopped (a task cancelled too late)
+            f = point_path(points_dir, p.id)
+            if p.id not in records and f.exists() and (rec := read_record(f)) is not None:
+                records[p.id] = dict(rec, values=p.values)
         rows = [records.get(p.id) or {"point_id": p.id, "values": p.values, "status": "pending",
                                       "file": point_path(points_dir, p.id).name,
                                       "wall_s": math.nan, "metrics": {}}
