@@ -111,6 +111,10 @@ BOUNDS = {
 
 SIGMA_MS = 25.0  # WhatWhenSpec.target_sigma_ms
 
+# after SIGINT/SIGTERM (the CLI prints it): finished runs are kept by the sweep
+RESUME_HINT = ("rerun the same command: the method x seed runs already finished are kept in "
+               "<out stem>_sweep_points/ and skipped")
+
 
 # ------------------------------------------------------------------------------- pieces
 def network_config(config: dict):
