@@ -123,7 +123,7 @@ def time_cuda(net, steps, threads=None):
     p = build_params(net, 1.0)
     r = new_readout(0, n_features(net), net.n_neurons, net.a.dtype)
     batch = gpu.DeviceBatch([p], [new_state(net)], [r], threads)
-    rng = np.random.default_rng(0)
+    keys = gpu.device_keys([(1, 2)])
     n = net.n_neurons
 
     def chunk(n_steps):
@@ -131,16 +131,15 @@ def time_cuda(net, steps, threads=None):
               "target": gpu.to_device(np.zeros((n_steps, 0), p.a.dtype)),
               "gate": gpu.to_device(np.zeros(n_steps, p.a.dtype)),
               "tag": gpu.to_device(np.zeros(n_steps, np.uint8)), "n_ch": 0}
-        noise = gpu._noise_for([rng], p, n_steps, False)
         rec = batch.new_recording(n_steps, 4 * n, [], True, p.a.dtype)
-        return io, noise, rec
+        return io, rec
 
     def run(n_steps):
-        io, noise, rec = chunk(n_steps)
+        io, rec = chunk(n_steps)
         batch.set_tpos(0)
         spikes = 0
         while True:
-            tpos = batch.advance(io, rec, *noise, n_steps, np.zeros(0, np.int64))
+            tpos = batch.advance(io, rec, keys, 0, n_steps, np.zeros(0, np.int64))
             spikes += int(gpu.to_host(rec["n_spk"])[0])
             rec["n_spk"] = gpu.to_device(np.zeros(1, np.int64))
             if tpos[0] >= n_steps:
@@ -163,11 +162,11 @@ def time_cuda(net, steps, threads=None):
 def time_numba(net, steps):
     """(wall_s, spikes) for ``steps`` steps of the numba kernel, JIT excluded."""
     from neurosim.kernels import cpu
-    from neurosim.kernels.records import ChunkIO, Recording
+    from neurosim.kernels.records import ChunkIO, Noise, Recording
     p = build_params(net, 1.0)
     n, dtype = net.n_neurons, net.a.dtype
     r = new_readout(0, n_features(net), n, dtype)
-    rng = np.random.default_rng(0)
+    noise = Noise(np.uint64(1), np.uint64(2), 0)
 
     def run(n_steps):
         s = new_state(net) if n_steps < steps else state
@@ -180,7 +179,7 @@ def time_numba(net, steps):
                         np.zeros((n_steps, 0)), np.zeros((n_steps, 0)))
         t, spikes = 0, 0
         while t < n_steps:
-            t = cpu.run_chunk(p, s, r, io, rec, rng, t, n_steps)
+            t = cpu.run_chunk(p, s, r, io, rec, noise, t, n_steps)
             spikes += int(rec.n_spk[0])
             rec.n_spk[0] = 0
         return spikes

@@ -60,8 +60,9 @@ def host_description() -> str:
     return f"{platform.node()} | {model} | {os.cpu_count()} cpus"
 
 
-def write_network(case: str, scheme: str, path: Path) -> dict:
-    """Build the case's network with neurosim (float64) and save it for the Brian2 adapters."""
+def write_network(case: str, scheme: str, path: Path, dt_ms: float) -> dict:
+    """Build the case's network with neurosim (float64) and save it for the Brian2 adapters
+    (``sigma``: the noise current's std per step of ``dt_ms``, as neurosim draws it)."""
     import numpy as np
     from neurosim.network import build_network
     from neurosim_numba import NETWORK_SEED, case_config
@@ -74,7 +75,9 @@ def write_network(case: str, scheme: str, path: Path) -> dict:
         pre, post = np.nonzero(net.weights)
         pre, post = pre.astype(np.int32), post.astype(np.int32)
         w = net.weights[pre, post]
-    np.savez(path, a=net.a, b=net.b, c=net.c, d=net.d, bias=net.bias, sigma=net.noise_sigma,
+    from neurosim.simulator import noise_scale
+    sigma = net.noise_sigma * noise_scale(dt_ms)
+    np.savez(path, a=net.a, b=net.b, c=net.c, d=net.d, bias=net.bias, sigma=sigma,
              v0=net.v0, u0=net.u0, pre=pre, post=post, w=w)
     return dict(N=net.n_neurons, synapses=int(w.size))
 
@@ -348,7 +351,7 @@ def main(argv=None):
             rows += rerun_stage(case, args, work, dict(N=int(first["N"]),
                                 synapses=int(first["synapses"])), host, args.rerun_repeats)
             continue
-        meta = write_network(case, args.scheme, net_file)
+        meta = write_network(case, args.scheme, net_file, args.dt_ms)
         warm_up(plan(case, args, work, net_file, include_cold_cython=False))
         for repeat in range(repeats):
             for info, cmd, env in plan(case, args, work, net_file, not args.quick):

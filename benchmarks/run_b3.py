@@ -69,7 +69,7 @@ def write_inputs(trials: int, seed: int, path: Path) -> dict:
     p = build_params(net, run_cfg.dt_ms)
     pre, post = np.nonzero(net.weights)
     lcfg = config["learner"]
-    np.savez(path, a=net.a, b=net.b, c=net.c, d=net.d, bias=net.bias, sigma=net.noise_sigma,
+    np.savez(path, a=net.a, b=net.b, c=net.c, d=net.d, bias=net.bias, sigma=p.sigma,
              v0=net.v0, u0=net.u0, pre=pre.astype(np.int32), post=post.astype(np.int32),
              w=net.weights[pre, post], proj=net.input_projection, excitatory=net.excitatory,
              drive=drive, target=target, gate=gate, tag=tag, opening=opening,

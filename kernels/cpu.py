@@ -1,181 +1,189 @@
-"""Numba CPU kernel: the whole chunk's time loop in one compiled call.
+"""Numba CPU kernel: the whole chunk's time loop in one compiled call, serial or parallel.
 
-Same step order and the same float64 arithmetic as ``kernels/reference.py`` (see its
-docstring); the two agree bitwise in float64. Noise is drawn inside the loop from a
-``numpy.random.Generator`` passed in (numba reproduces NumPy's stream exactly), never with
-``np.random.randn``. Spike propagation is event-driven: a weight row per spiking neuron.
+The loop composes the scalar equations of ``kernels/equations.py`` and the counter-based
+noise of ``kernels/rng.py`` in the step order of ``kernels/reference.py``; the two agree
+bitwise in float64.
+
+Parallel form
+-------------
+The neurons are cut into ``n_parts`` contiguous ranges (multiples of 4, for the noise
+words). Each step has two parallel phases over the ranges, joined by a serial compaction
+of the spiking ids:
+
+1. noise, input current, state update and threshold of the range's neurons;
+2. synaptic decay, spike propagation *into* the range (each spiking row is searched for the
+   range's first postsynaptic id, so every target is written by one thread, in increasing
+   presynaptic order as in the reference), reset and feature traces of the range.
+
+The readout, learning and recording then run serially. No value depends on ``n_parts``:
+the noise is keyed by (step, neuron) and every sum keeps its order, so 1 and 2 threads (and
+NumPy and CUDA) give the same bits. The same source is compiled twice, with and without
+``parallel=True``; :func:`run_chunk` picks the parallel one when it pays (see
+``PARALLEL_MIN_NEURONS``).
 """
+import numba
 import numpy as np
-from numba import njit
+from numba import njit, prange
 
+from . import equations
 from .rls import rls_step
+from .rng import fill_normals
+
+# the equations, inlined into the loops below (see kernels/equations.py)
+neuron_step, synapse_decay, feature_step, centre = (
+    njit(inline="always")(getattr(equations, name))
+    for name in ("neuron_step", "synapse_decay", "feature_step", "centre"))
+
+PARALLEL_MIN_NEURONS = 2048
+"""Below this many neurons the serial kernel runs: two thread fork/joins per step (~2-3 us
+each with 2 OpenMP threads) cost more than the work they split (``benchmarks/``)."""
 
 
-@njit(cache=True)
-def _currents(p, s, io, t, rng, cur):
-    """Input current of every neuron for step ``t`` into ``cur`` (float64, (N,)).
+# ---- loops over one neuron range: arrays in, so that LLVM vectorises them (a loop over
+# record fields or over slices made inside the step loop stays scalar, 3-5x slower).
 
-    Summed in the reference's order: bias + noise, each channel in turn, synapses, feedback.
-    """
-    n = s.v.shape[0]
+def _noisy_bias(c, bias, sigma, words, i0, k0, k1, t):
+    fill_normals(c, words, i0, k0, k1, t)
+    for i in range(c.shape[0]):
+        c[i] = np.float64(bias[i]) + sigma[i] * c[i]
+
+
+def _set(c, values):
+    for i in range(c.shape[0]):
+        c[i] = np.float64(values[i])
+
+
+def _add(c, values):
+    for i in range(c.shape[0]):
+        c[i] = c[i] + values[i]
+
+
+def _add_scaled(c, scale, values):
+    for i in range(c.shape[0]):
+        c[i] = c[i] + scale * np.float64(values[i])
+
+
+def _integrate(v, u, a, b, c, form, scheme, dt, k, vr, vt, cm):
+    for i in range(v.shape[0]):
+        v[i], u[i] = neuron_step(form, scheme, np.float64(v[i]), np.float64(u[i]),
+                                 np.float64(a[i]), np.float64(b[i]), c[i], dt, k, vr, vt, cm)
+
+
+def _threshold(flag, v, v_peak):
+    for i in range(v.shape[0]):
+        flag[i] = 1 if v[i] >= v_peak else 0
+
+
+def _decay(kind, isyn, hsyn, decay, rise_decay, dt):
+    for i in range(isyn.shape[0]):
+        isyn[i], hsyn[i] = synapse_decay(kind, isyn[i], hsyn[i], decay, rise_decay, dt)
+
+
+def _reset(v, u, c, d, flag):
+    for i in range(v.shape[0]):
+        if flag[i]:
+            v[i] = c[i]
+            u[i] = u[i] + d[i]
+
+
+def _traces(kind, fast, rise, x, flag, decay, rise_decay, inc, dt):
+    for i in range(fast.shape[0]):
+        fast[i], rise[i] = feature_step(kind, fast[i], rise[i], np.float64(flag[i]), decay,
+                                        rise_decay, inc, dt)
+        x[i] = fast[i]
+
+
+def _slow_traces(slow, x, flag, decay, scale):
+    for i in range(slow.shape[0]):
+        slow[i] = slow[i] * decay + np.float64(flag[i])
+        x[i] = slow[i] * scale
+
+
+def _centre(x, mean, rate):
+    for i in range(x.shape[0]):
+        x[i], mean[i] = centre(np.float64(x[i]), mean[i], rate)
+
+
+def _first_at_least(indices, left, right, value):
+    """First position in the sorted ``indices[left:right]`` holding an id >= ``value``."""
+    while left < right:
+        mid = (left + right) // 2
+        if indices[mid] < value:
+            left = mid + 1
+        else:
+            right = mid
+    return left
+
+
+def _add_sparse_rows(target, scale, delta, spikes, count, indptr, indices, w_data, lo, hi):
+    """Rows of the spiking neurons, restricted to postsynaptic ids in [lo, hi), into
+    ``target`` (the range's slice), row by row in increasing presynaptic id."""
+    for q in range(count):
+        j = spikes[q]
+        end = indptr[j + 1]
+        idx = indptr[j] if lo == 0 else _first_at_least(indices, indptr[j], end, lo)
+        while idx < end and indices[idx] < hi:
+            post = indices[idx] - lo
+            if delta:
+                target[post] = target[post] + w_data[idx]
+            else:
+                target[post] = target[post] + scale * np.float64(w_data[idx])
+            idx += 1
+
+
+# ---- the two phases of a step, for neurons [lo, hi)
+
+def _neurons(p, s, io, t, noise, lo, hi, cur, words, flag):
+    """Phase 1: input current, (v, u) update, threshold flag."""
+    c = cur[lo:hi]
     if p.has_noise:
-        for i in range(n):
-            cur[i] = np.float64(p.bias[i]) + p.sigma[i] * rng.standard_normal()
+        _noisy_bias(c, p.bias[lo:hi], p.sigma[lo:hi], words[lo:], lo, noise.k0, noise.k1,
+                    noise.step0 + t)
     else:
-        for i in range(n):
-            cur[i] = np.float64(p.bias[i])
+        _set(c, p.bias[lo:hi])
     for ch in range(p.proj.shape[0]):
         drive = np.float64(io.drive[t, ch])
         if drive != 0.0:
-            for i in range(n):
-                cur[i] = cur[i] + drive * p.proj[ch, i]
+            _add_scaled(c, drive, p.proj[ch, lo:hi])
     if p.syn_kind != 0:
-        for i in range(n):
-            cur[i] = cur[i] + s.isyn[i]
+        _add(c, s.isyn[lo:hi])
     if s.fb.shape[0] > 0:
-        for i in range(n):
-            cur[i] = cur[i] + s.fb[i]
+        _add(c, s.fb[lo:hi])
+    _integrate(s.v[lo:hi], s.u[lo:hi], p.a[lo:hi], p.b[lo:hi], c, p.form, p.scheme, p.dt,
+               p.k, p.vr, p.vt, p.C)
+    _threshold(flag[lo:hi], s.v[lo:hi], p.v_peak)
 
 
-@njit(cache=True)
-def _neurons(p, s, io, t, rng, spikes, cur):
-    """State update and threshold; fills ``spikes`` and returns how many neurons spiked.
-
-    One branch-free loop per (model form, scheme), so LLVM can vectorise it.
-    """
-    _currents(p, s, io, t, rng, cur)
-    n = s.v.shape[0]
-    dt, half = p.dt, 0.5 * p.dt
-    k, vr, vt, C = p.k, p.vr, p.vt, p.C
-    v_arr, u_arr, a_arr, b_arr = s.v, s.u, p.a, p.b
-    if p.form == 0 and p.scheme == 0:
-        for i in range(n):
-            v = np.float64(v_arr[i])
-            u = np.float64(u_arr[i])
-            v = v + half * (0.04 * v * v + 5.0 * v + 140.0 - u + cur[i])
-            v = v + half * (0.04 * v * v + 5.0 * v + 140.0 - u + cur[i])
-            u = u + dt * (np.float64(a_arr[i]) * (np.float64(b_arr[i]) * v - u))
-            v_arr[i] = v
-            u_arr[i] = u
-    elif p.form == 0:
-        for i in range(n):
-            v = np.float64(v_arr[i])
-            u = np.float64(u_arr[i])
-            dv = 0.04 * v * v + 5.0 * v + 140.0 - u + cur[i]
-            du = np.float64(a_arr[i]) * (np.float64(b_arr[i]) * v - u)
-            v_arr[i] = v + dt * dv
-            u_arr[i] = u + dt * du
-    elif p.scheme == 0:
-        for i in range(n):
-            v = np.float64(v_arr[i])
-            u = np.float64(u_arr[i])
-            v = v + half * ((k * (v - vr) * (v - vt) - u + cur[i]) / C)
-            v = v + half * ((k * (v - vr) * (v - vt) - u + cur[i]) / C)
-            u = u + dt * (np.float64(a_arr[i]) * (np.float64(b_arr[i]) * (v - vr) - u))
-            v_arr[i] = v
-            u_arr[i] = u
+def _post(p, s, spikes, count, lo, hi, flag, with_features):
+    """Phase 2: synaptic decay, propagation into [lo, hi), reset, features."""
+    kind = p.syn_kind
+    if kind != 0:
+        _decay(kind, s.isyn[lo:hi], s.hsyn[lo:hi], p.syn_decay, p.syn_rise_decay, p.dt)
+    target = s.v[lo:hi] if kind == 0 else (s.isyn[lo:hi] if kind == 1 else s.hsyn[lo:hi])
+    if p.dense:
+        for q in range(count):
+            if kind == 0:     # delta: the reference adds w itself, unscaled
+                _add(target, p.w_dense[spikes[q], lo:hi])
+            else:
+                _add_scaled(target, p.syn_scale, p.w_dense[spikes[q], lo:hi])
     else:
-        for i in range(n):
-            v = np.float64(v_arr[i])
-            u = np.float64(u_arr[i])
-            dv = (k * (v - vr) * (v - vt) - u + cur[i]) / C
-            du = np.float64(a_arr[i]) * (np.float64(b_arr[i]) * (v - vr) - u)
-            v_arr[i] = v + dt * dv
-            u_arr[i] = u + dt * du
-    count = 0
-    v_peak = p.v_peak
-    for i in range(n):
-        if v_arr[i] >= v_peak:
-            spikes[count] = i
-            count += 1
-    return count
-
-
-@njit(cache=True)
-def _synapses(p, s, spikes, count):
+        _add_sparse_rows(target, p.syn_scale, kind == 0, spikes, count, p.indptr, p.indices,
+                         p.w_data, lo, hi)
+    f = flag[lo:hi]
+    _reset(s.v[lo:hi], s.u[lo:hi], p.c[lo:hi], p.d[lo:hi], f)
+    if not with_features:
+        return
     n = s.v.shape[0]
-    if p.syn_kind == 0:
-        target = s.v
-        scale = 1.0
-    elif p.syn_kind == 1:
-        for i in range(n):
-            s.isyn[i] = s.isyn[i] * p.syn_decay
-        target = s.isyn
-        scale = p.syn_scale
-    else:
-        for i in range(n):
-            s.isyn[i] = s.isyn[i] * p.syn_rise_decay + s.hsyn[i] * p.dt
-            s.hsyn[i] = s.hsyn[i] * p.syn_decay
-        target = s.hsyn
-        scale = p.syn_scale
-    if p.syn_kind == 0:
-        _add_rows(p, target, spikes, count)
-    else:
-        _add_scaled_rows(p, target, spikes, count, scale)
-
-
-@njit(cache=True)
-def _add_rows(p, target, spikes, count):
-    """target[post] += w for each spiking row, in the state's precision.
-
-    In float32 this equals the reference's float64 sum rounded to float32: a float32 sum
-    computed in float64 is exact up to one rounding, and double rounding through float64
-    cannot change a float32 sum (53 >= 2 * 24 + 2 bits).
-    """
-    n = target.shape[0]
-    for q in range(count):
-        j = spikes[q]
-        if p.dense:
-            row = p.w_dense[j]
-            for i in range(n):
-                target[i] = target[i] + row[i]
-        else:
-            for idx in range(p.indptr[j], p.indptr[j + 1]):
-                post = p.indices[idx]
-                target[post] = target[post] + p.w_data[idx]
-
-
-@njit(cache=True)
-def _add_scaled_rows(p, target, spikes, count, scale):
-    n = target.shape[0]
-    for q in range(count):
-        j = spikes[q]
-        if p.dense:
-            row = p.w_dense[j]
-            for i in range(n):
-                target[i] = target[i] + scale * np.float64(row[i])
-        else:
-            for idx in range(p.indptr[j], p.indptr[j + 1]):
-                post = p.indices[idx]
-                target[post] = target[post] + scale * np.float64(p.w_data[idx])
-
-
-@njit(cache=True)
-def _features(p, s, spiked):
-    n = s.v.shape[0]
-    for i in range(n):
-        if p.feat_kind == 0:
-            s.ffast[i] = s.ffast[i] * p.f_decay + spiked[i]
-        else:
-            s.ffast[i] = s.ffast[i] * p.f_rise_decay + s.frise[i] * p.dt
-            s.frise[i] = s.frise[i] * p.f_decay + spiked[i] * p.f_inc
-        s.x[i] = s.ffast[i]
-    m = n
+    _traces(p.feat_kind, s.ffast[lo:hi], s.frise[lo:hi], s.x[lo:hi], f, p.f_decay,
+            p.f_rise_decay, p.f_inc, p.dt)
     if p.has_slow:
-        for i in range(n):
-            s.fslow[i] = s.fslow[i] * p.s_decay + spiked[i]
-            s.x[n + i] = s.fslow[i] * p.s_scale
-        m = 2 * n
+        _slow_traces(s.fslow[lo:hi], s.x[n + lo:n + hi], f, p.s_decay, p.s_scale)
     if p.center:
-        for j in range(m):
-            raw = np.float64(s.x[j])
-            s.x[j] = raw - s.fmean[j]
-            s.fmean[j] = s.fmean[j] + p.c_rate * (raw - s.fmean[j])
-    if p.bias_feature:
-        s.x[m] = 1.0
+        _centre(s.x[lo:hi], s.fmean[lo:hi], p.c_rate)
+        if p.has_slow:
+            _centre(s.x[n + lo:n + hi], s.fmean[n + lo:n + hi], p.c_rate)
 
 
-@njit(cache=True)
 def _readout(r, s, io, t):
     g = np.float64(io.gate[t])
     n_out, n_feat = r.W.shape
@@ -245,32 +253,38 @@ def _readout(r, s, io, t):
             s.fb[i] = acc
 
 
-@njit(cache=True)
-def run_chunk(p, s, r, io, rec, rng, t0, n_steps):
-    """Advance from step ``t0`` to ``n_steps`` in place; see ``reference.run_chunk``."""
+def _chunk(p, s, r, io, rec, noise, t0, n_steps, n_parts):
+    """Advance from step ``t0`` to ``n_steps`` with the neurons cut into ``n_parts`` ranges."""
     n = s.v.shape[0]
     spikes = np.empty(n, dtype=np.int64)
-    spiked = np.zeros(n, dtype=np.float64)
+    flag = np.zeros(n, dtype=np.uint8)
     cur = np.empty(n, dtype=np.float64)
+    words = np.empty(4 * ((n + 3) // 4), dtype=np.uint32)
+    bounds = np.empty(n_parts + 1, dtype=np.int64)
+    per = 4 * (((n + 3) // 4 + n_parts - 1) // n_parts)
+    for q in range(n_parts + 1):
+        bounds[q] = min(q * per, n)
     n_traces = rec.trace_ids.shape[0]
+    with_features = r.W.shape[0] > 0          # features feed the readouts only
     for t in range(t0, n_steps):
         if rec.record_spikes and rec.n_spk[0] + n > rec.spk_step.shape[0]:
             return t
-        count = _neurons(p, s, io, t, rng, spikes, cur)
-        _synapses(p, s, spikes, count)
-        for q in range(count):
-            j = spikes[q]
-            s.v[j] = p.c[j]
-            s.u[j] = s.u[j] + p.d[j]
-            spiked[j] = 1.0
-        if r.W.shape[0] > 0:  # features feed the readouts only
-            _features(p, s, spiked)
+        for q in prange(n_parts):
+            _neurons(p, s, io, t, noise, bounds[q], bounds[q + 1], cur, words, flag)
+        count = 0
+        for i in range(n):
+            if flag[i]:
+                spikes[count] = i
+                count += 1
+        for q in prange(n_parts):
+            _post(p, s, spikes, count, bounds[q], bounds[q + 1], flag, with_features)
+        if with_features:
+            if p.bias_feature:
+                s.x[s.x.shape[0] - 1] = 1.0
             _readout(r, s, io, t)
             for k in range(r.W.shape[0]):
                 rec.z[t, k] = r.z[k]
                 rec.z0[t, k] = r.z0[k]
-        for q in range(count):
-            spiked[spikes[q]] = 0.0
         rec.rate[t] = count
         if rec.record_spikes:
             base = rec.n_spk[0]
@@ -281,3 +295,23 @@ def run_chunk(p, s, r, io, rec, rng, t0, n_steps):
         for q in range(n_traces):
             rec.traces[t, q] = s.v[rec.trace_ids[q]]
     return n_steps
+
+
+for _name in ("_noisy_bias", "_set", "_add", "_add_scaled", "_integrate", "_threshold",
+              "_decay", "_reset", "_traces", "_slow_traces", "_centre", "_first_at_least",
+              "_add_sparse_rows", "_neurons", "_post", "_readout"):
+    globals()[_name] = njit(cache=True)(globals()[_name])
+_chunk_serial = njit(cache=True)(_chunk)
+_chunk_parallel = njit(cache=True, parallel=True)(_chunk)
+
+
+def run_chunk(p, s, r, io, rec, noise, t0, n_steps):
+    """Advance from step ``t0`` to ``n_steps`` in place; see ``reference.run_chunk``.
+
+    Runs in parallel over ``numba.get_num_threads()`` neuron ranges when there are at least
+    ``PARALLEL_MIN_NEURONS`` neurons; the result is the same bits either way.
+    """
+    threads = numba.get_num_threads()
+    if threads > 1 and s.v.shape[0] >= PARALLEL_MIN_NEURONS:
+        return _chunk_parallel(p, s, r, io, rec, noise, t0, n_steps, threads)
+    return _chunk_serial(p, s, r, io, rec, noise, t0, n_steps, 1)

@@ -30,16 +30,16 @@ step's worth of spikes (the same protocol as the CPU kernels).
 
 Noise
 -----
-``noise_mode`` 1 reads host-drawn standard normals ``noise[b, t, i]`` (the same stream the
-CPU kernels draw, for equality tests); 2 draws on the device: Philox-4x32-10 with key
-``keys[b]`` (two 32-bit words) and counter ``(t, i, 0, 0)``, Box-Muller on two 53-bit
-uniforms (the cosine branch). Integer words are kept in uint64 lanes and masked to 32 bits,
-so no operation overflows (also true in the simulator, where numpy would warn).
+The counter-based draws of ``kernels/rng.py`` (Philox-4x32-10 and a ziggurat), keyed by
+``keys[b]`` and the global step ``step0 + t``: the same numbers every CPU backend draws, so
+a seed gives the same run on every backend. The equations come from ``kernels/equations.py``,
+the same source the CPU kernel compiles.
 """
-import math
-
 import numpy as np
 from numba import cuda, float64, int64
+
+from .equations import centre, feature_step, neuron_step, synapse_decay
+from .rng import normal
 
 MAX_THREADS = 1024
 
@@ -50,44 +50,6 @@ N_FC = 18
 I_FORM, I_SCHEME, I_NOISE, I_DENSE, I_SYN, I_FEAT, I_SLOW, I_CENTER, I_BIASF, I_RULE, \
     I_RLS_EVERY, I_RECORD, I_NCH, I_NOUT, I_NFEAT, I_NENC, I_NTR, I_HASFB, I_CAP = range(19)
 N_IC = 19
-
-_M0 = np.uint64(0xD2511F53)
-_M1 = np.uint64(0xCD9E8D57)
-_W0 = np.uint64(0x9E3779B9)
-_W1 = np.uint64(0xBB67AE85)
-_MASK = np.uint64(0xFFFFFFFF)
-_S32 = np.uint64(32)
-_S5 = np.uint64(5)
-_S6 = np.uint64(6)
-
-
-@cuda.jit(device=True)
-def philox4x32(c0, c1, c2, c3, k0, k1):
-    """Philox-4x32-10 (Salmon et al. 2011) on uint64 lanes holding 32-bit words."""
-    for _ in range(10):
-        p0 = _M0 * c0
-        p1 = _M1 * c2
-        n0 = (p1 >> _S32) ^ c1 ^ k0
-        n2 = (p0 >> _S32) ^ c3 ^ k1
-        c1 = p1 & _MASK
-        c3 = p0 & _MASK
-        c0 = n0
-        c2 = n2
-        k0 = (k0 + _W0) & _MASK
-        k1 = (k1 + _W1) & _MASK
-    return c0, c1, c2, c3
-
-
-@cuda.jit(device=True)
-def normal_draw(k0, k1, t, i):
-    """Standard normal for step ``t`` (within the chunk) and neuron ``i`` under key (k0, k1)."""
-    r0, r1, r2, r3 = philox4x32(np.uint64(t), np.uint64(i), np.uint64(0), np.uint64(0), k0, k1)
-    a = np.float64(r0 >> _S5) * 67108864.0 + np.float64(r1 >> _S6)   # 53 random bits
-    b = np.float64(r2 >> _S5) * 67108864.0 + np.float64(r3 >> _S6)
-    u1 = (a + 1.0) * 1.1102230246251565e-16                            # (0, 1]
-    u2 = b * 1.1102230246251565e-16                                     # [0, 1)
-    return math.sqrt(-2.0 * math.log(u1)) * math.cos(6.283185307179586 * u2)
-
 
 @cuda.jit(device=True)
 def _block_sum(sh, val, tid, nt):
@@ -129,7 +91,7 @@ def chunk_kernel(a, b, c, d, bias, sigma, proj, w_dense, indptr, indices, w_data
                  W, W0, U, elig, err, z, z0, tag_sum, enc, online, counters, fsums,
                  drive, target, gate, tag,
                  spk_step, spk_id, n_spk, rate, trace_ids, traces, rz, rz0,
-                 flag, splist, noise, keys, tpos, t_end, fc, ic):
+                 flag, splist, step0, keys, tpos, t_end, fc, ic):
     """Advance replicate ``blockIdx.x`` from ``tpos[b]`` to ``t_end`` (see module docstring).
 
     Per-replicate arrays have a leading axis B: neuron arrays (B, N); ``proj`` (B, C, N);
@@ -145,12 +107,12 @@ def chunk_kernel(a, b, c, d, bias, sigma, proj, w_dense, indptr, indices, w_data
     sh_f = cuda.shared.array(MAX_THREADS, float64)
     sh_i = cuda.shared.array(MAX_THREADS, int64)
     n = v.shape[1]
-    form, euler, noise_mode, dense = ic[I_FORM], ic[I_SCHEME] == 1, ic[I_NOISE], ic[I_DENSE]
+    form, scheme, has_noise, dense = ic[I_FORM], ic[I_SCHEME], ic[I_NOISE], ic[I_DENSE]
     syn_kind, feat_kind, has_slow, center = ic[I_SYN], ic[I_FEAT], ic[I_SLOW], ic[I_CENTER]
     bias_feature, rule, rls_every, record = ic[I_BIASF], ic[I_RULE], ic[I_RLS_EVERY], ic[I_RECORD]
     n_ch, n_out, n_feat, n_enc, n_tr = ic[I_NCH], ic[I_NOUT], ic[I_NFEAT], ic[I_NENC], ic[I_NTR]
     has_fb, cap = ic[I_HASFB], ic[I_CAP]
-    dt, half = fc[F_DT], 0.5 * fc[F_DT]
+    dt = fc[F_DT]
     kk, vr, vt, cm, v_peak = fc[F_K], fc[F_VR], fc[F_VT], fc[F_C], fc[F_VPEAK]
     per = (n + nt - 1) // nt
     lo = tid * per                      # (no min(): it does not type in numba's CUDA target)
@@ -169,10 +131,8 @@ def chunk_kernel(a, b, c, d, bias, sigma, proj, w_dense, indptr, indices, w_data
         # 1. neurons
         for i in range(tid, n, nt):
             cur = np.float64(bias[rb, i])
-            if noise_mode == 1:
-                cur = cur + sigma[rb, i] * noise[rb, t, i]
-            elif noise_mode == 2:
-                cur = cur + sigma[rb, i] * normal_draw(keys[rb, 0], keys[rb, 1], t, i)
+            if has_noise != 0:
+                cur = cur + sigma[rb, i] * normal(keys[rb, 0], keys[rb, 1], step0 + t, i)
             for ch in range(n_ch):
                 dr = drive[t, ch]
                 if dr != 0.0:
@@ -181,30 +141,9 @@ def chunk_kernel(a, b, c, d, bias, sigma, proj, w_dense, indptr, indices, w_data
                 cur = cur + isyn[rb, i]
             if has_fb != 0:
                 cur = cur + fb[rb, i]
-            vv = np.float64(v[rb, i])
-            uu = np.float64(u[rb, i])
-            ai = np.float64(a[rb, i])
-            bi = np.float64(b[rb, i])
-            if form == 0:
-                if euler:
-                    dv = 0.04 * vv * vv + 5.0 * vv + 140.0 - uu + cur
-                    du = ai * (bi * vv - uu)
-                    vv = vv + dt * dv
-                    uu = uu + dt * du
-                else:
-                    vv = vv + half * (0.04 * vv * vv + 5.0 * vv + 140.0 - uu + cur)
-                    vv = vv + half * (0.04 * vv * vv + 5.0 * vv + 140.0 - uu + cur)
-                    uu = uu + dt * (ai * (bi * vv - uu))
-            else:
-                if euler:
-                    dv = (kk * (vv - vr) * (vv - vt) - uu + cur) / cm
-                    du = ai * (bi * (vv - vr) - uu)
-                    vv = vv + dt * dv
-                    uu = uu + dt * du
-                else:
-                    vv = vv + half * ((kk * (vv - vr) * (vv - vt) - uu + cur) / cm)
-                    vv = vv + half * ((kk * (vv - vr) * (vv - vt) - uu + cur) / cm)
-                    uu = uu + dt * (ai * (bi * (vv - vr) - uu))
+            vv, uu = neuron_step(form, scheme, np.float64(v[rb, i]), np.float64(u[rb, i]),
+                                 np.float64(a[rb, i]), np.float64(b[rb, i]), cur, dt, kk, vr,
+                                 vt, cm)
             v[rb, i] = vv
             u[rb, i] = uu
             flag[rb, i] = 1 if v[rb, i] >= v_peak else 0
@@ -220,13 +159,12 @@ def chunk_kernel(a, b, c, d, bias, sigma, proj, w_dense, indptr, indices, w_data
                 splist[rb, pos] = i
                 pos += 1
         # 3. synapses: decay, then add the spiking rows in increasing presynaptic id
-        if syn_kind == 1:
+        if syn_kind != 0:
             for i in range(tid, n, nt):
-                isyn[rb, i] = isyn[rb, i] * fc[F_SYN_DECAY]
-        elif syn_kind == 2:
-            for i in range(tid, n, nt):
-                isyn[rb, i] = isyn[rb, i] * fc[F_SYN_RISE] + hsyn[rb, i] * dt
-                hsyn[rb, i] = hsyn[rb, i] * fc[F_SYN_DECAY]
+                si, hi_ = synapse_decay(syn_kind, isyn[rb, i], hsyn[rb, i], fc[F_SYN_DECAY],
+                                        fc[F_SYN_RISE], dt)
+                isyn[rb, i] = si
+                hsyn[rb, i] = hi_
         cuda.syncthreads()
         tgt = v if syn_kind == 0 else (isyn if syn_kind == 1 else hsyn)
         scale = 1.0 if syn_kind == 0 else fc[F_SYN_SCALE]
@@ -262,20 +200,19 @@ def chunk_kernel(a, b, c, d, bias, sigma, proj, w_dense, indptr, indices, w_data
                 spk = 1.0
             if n_out == 0:              # features feed the readouts only
                 continue
-            if feat_kind == 0:
-                ffast[rb, i] = ffast[rb, i] * fc[F_F_DECAY] + spk
-            else:
-                ffast[rb, i] = ffast[rb, i] * fc[F_F_RISE] + frise[rb, i] * dt
-                frise[rb, i] = frise[rb, i] * fc[F_F_DECAY] + spk * fc[F_F_INC]
+            ff, fr = feature_step(feat_kind, ffast[rb, i], frise[rb, i], spk, fc[F_F_DECAY],
+                                  fc[F_F_RISE], fc[F_F_INC], dt)
+            ffast[rb, i] = ff
+            frise[rb, i] = fr
             x[rb, i] = ffast[rb, i]
             if has_slow != 0:
                 fslow[rb, i] = fslow[rb, i] * fc[F_S_DECAY] + spk
                 x[rb, n + i] = fslow[rb, i] * fc[F_S_SCALE]
             if center != 0:
                 for jj in range(i, m, n):
-                    raw = np.float64(x[rb, jj])
-                    x[rb, jj] = raw - fmean[rb, jj]
-                    fmean[rb, jj] = fmean[rb, jj] + fc[F_C_RATE] * (raw - fmean[rb, jj])
+                    xc, mc = centre(np.float64(x[rb, jj]), fmean[rb, jj], fc[F_C_RATE])
+                    x[rb, jj] = xc
+                    fmean[rb, jj] = mc
         if tid == 0:
             if bias_feature != 0 and n_out > 0:
                 x[rb, m] = 1.0
@@ -364,35 +301,6 @@ def chunk_kernel(a, b, c, d, bias, sigma, proj, w_dense, indptr, indices, w_data
 
 
 # ---------------------------------------------------------------- host-side companions
-
-def philox4x32_host(counter, key):
-    """Philox-4x32-10 on the host (NumPy, vectorised), the reference for the device RNG.
-
-    counter : (..., 4) and key : (..., 2) integer arrays of 32-bit words; returns (..., 4)
-    uint64 holding 32-bit words.
-    """
-    c = [np.asarray(counter, np.uint64)[..., q].copy() for q in range(4)]
-    k0, k1 = (np.asarray(key, np.uint64)[..., q].copy() for q in range(2))
-    m0, m1, mask = np.uint64(0xD2511F53), np.uint64(0xCD9E8D57), np.uint64(0xFFFFFFFF)
-    for _ in range(10):
-        p0, p1 = m0 * c[0], m1 * c[2]
-        c = [(p1 >> np.uint64(32)) ^ c[1] ^ k0, p1 & mask, (p0 >> np.uint64(32)) ^ c[3] ^ k1,
-             p0 & mask]
-        k0, k1 = (k0 + np.uint64(0x9E3779B9)) & mask, (k1 + np.uint64(0xBB67AE85)) & mask
-    return np.stack(c, axis=-1)
-
-
-def device_normals_host(key, n_steps, n):
-    """The standard normals the device RNG draws for one chunk, (n_steps, n), on the host."""
-    t, i = np.meshgrid(np.arange(n_steps), np.arange(n), indexing="ij")
-    ctr = np.stack([t, i, np.zeros_like(t), np.zeros_like(t)], axis=-1)
-    r = philox4x32_host(ctr, np.broadcast_to(np.asarray(key, np.uint64), t.shape + (2,)))
-    two26 = 67108864.0
-    a = (r[..., 0] >> np.uint64(5)).astype(float) * two26 + (r[..., 1] >> np.uint64(6))
-    b = (r[..., 2] >> np.uint64(5)).astype(float) * two26 + (r[..., 3] >> np.uint64(6))
-    u1, u2 = (a + 1.0) * 2.0**-53, b * 2.0**-53
-    return np.sqrt(-2.0 * np.log(u1)) * np.cos(2.0 * np.pi * u2)
-
 
 def rls_update(xp, P, W, x, err, lam):
     """Batched RLS step (see ``kernels.rls.rls_step_reference``), in place, via ``xp``.

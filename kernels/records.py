@@ -2,7 +2,7 @@
 
 Norse-style separation: ``Params`` never change during a run; ``State`` and ``Readout`` are
 updated in place; ``ChunkIO`` holds one chunk's per-step inputs; ``Recording`` receives
-bulk records. Numba compiles namedtuples natively, so the compiled and the reference kernels
+bulk records; ``Noise`` says which counter-based draws the chunk takes (``kernels/rng.py``). Numba compiles namedtuples natively, so the compiled and the reference kernels
 read the same records. Every array is always present (size 0 when a feature is off), so a
 configuration change never changes the compiled signature, only the dtype does.
 
@@ -75,6 +75,11 @@ Recording = namedtuple("Recording", [
     "trace_ids",           # int64 (n_traces,) neurons whose v is recorded
     "traces",              # (n_steps, n_traces) v after the step (mV)
     "z", "z0",             # (n_steps, n_out) readout outputs
+])
+
+Noise = namedtuple("Noise", [
+    "k0", "k1",   # np.uint64 key words (32-bit values) of the run's noise stream
+    "step0",      # int64 global step of the chunk's step 0: step t draws counter step0 + t
 ])
 
 CODES = {

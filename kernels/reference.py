@@ -2,7 +2,8 @@
 
 One step, in Brian2's default schedule order:
 
-1. input current  I = bias + sigma * noise + sum_c drive_c * proj_c + isyn + fb
+1. input current  I = bias + sigma * noise + sum_c drive_c * proj_c + isyn + fb, the noise
+                  being the counter-based draw of (step, neuron) (``kernels/rng.py``)
 2. state update   (v, u) by the integration scheme, with I held over the step
 3. threshold      spiking = v >= v_peak
 4. synapses       each spiking neuron j (in increasing j) adds its weight row to v (delta),
@@ -17,6 +18,7 @@ sums (``cumsum``), and spikes are propagated one presynaptic row at a time.
 import numpy as np
 
 from .rls import rls_step_reference
+from .rng import normals_host
 
 
 def _seqdot(matrix, vector):
@@ -38,11 +40,11 @@ def _du(p, v, u):
     return p.a * (p.b * (v - p.vr) - u)
 
 
-def _neurons(p, s, io, t, rng):
+def _neurons(p, s, io, t, noise):
     n = s.v.shape[0]
     current = p.bias.astype(np.float64)
     if p.has_noise:
-        current = current + p.sigma * rng.standard_normal(n)
+        current = current + p.sigma * normals_host((noise.k0, noise.k1), noise.step0 + t, 1, n)[0]
     for ch in range(p.proj.shape[0]):
         if io.drive[t, ch] != 0.0:
             current = current + np.float64(io.drive[t, ch]) * p.proj[ch].astype(np.float64)
@@ -147,8 +149,11 @@ def _readout(r, s, io, t):
         s.fb[:] = fb
 
 
-def run_chunk(p, s, r, io, rec, rng, t0, n_steps):
+def run_chunk(p, s, r, io, rec, noise, t0, n_steps):
     """Advance the network from step ``t0`` to ``n_steps`` of the chunk, in place.
+
+    ``noise`` (a ``Noise`` record) keys the draws: step ``t`` of the chunk draws global
+    step ``noise.step0 + t``.
 
     Returns the step at which it stopped: ``n_steps``, or earlier if the spike buffer could
     not hold another step's worth of spikes (the caller empties it and calls again).
@@ -157,7 +162,7 @@ def run_chunk(p, s, r, io, rec, rng, t0, n_steps):
     for t in range(t0, n_steps):
         if rec.record_spikes and rec.n_spk[0] + n > rec.spk_step.shape[0]:
             return t
-        spiking = _neurons(p, s, io, t, rng)
+        spiking = _neurons(p, s, io, t, noise)
         _synapses(p, s, spiking)
         s.v[spiking] = p.c[spiking]
         s.u[spiking] = s.u[spiking] + p.d[spiking]

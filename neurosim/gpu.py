@@ -16,10 +16,8 @@ Two entry points:
   everything resident on the device; the same call on ``'numba'``/``'numpy'`` loops over
   Simulators so results compare.
 
-Noise: by default drawn on the device (Philox-4x32-10, key drawn per chunk from the run's
-noise ``Generator``, itself seeded from the run's SeedSequence), so it differs from the CPU
-stream. ``host_noise=True`` instead draws ``rng.standard_normal((n_steps, N))`` on the host
--- exactly the numbers the CPU kernels would draw -- and ships them to the device.
+Noise: drawn on the device with the counter-based generator of ``kernels/rng.py``, keyed by
+the run's seed and the global step: the same numbers the CPU kernels draw.
 """
 from __future__ import annotations
 
@@ -33,6 +31,7 @@ from .backends import Backend, cuda_available
 from .config import ConfigError
 from .kernels.records import State
 from .monitors import Recorder
+from .kernels.rng import key_words
 from .network import build_network, seed_streams
 from .streams import DurationStream, chunk_arrays
 
@@ -176,7 +175,7 @@ class DeviceBatch:
                 "cap": cap, "n_tr": len(trace_ids), "record": bool(record_spikes)}
 
     # -------------------------------------------------------------- launches
-    def _constants(self, n_ch, noise_mode, rec):
+    def _constants(self, n_ch, rec):
         kc, p, r = self.kc, self.p0, self.r0
         fc = np.zeros(kc.N_FC)
         fc[[kc.F_DT, kc.F_C, kc.F_K, kc.F_VR, kc.F_VT, kc.F_VPEAK]] = (p.dt, p.C, p.k, p.vr,
@@ -188,7 +187,7 @@ class DeviceBatch:
         fc[[kc.F_ETA, kc.F_E_DECAY, kc.F_DT_MS]] = (r.eta, r.e_decay, r.dt_ms)
         ic = np.zeros(kc.N_IC, np.int64)
         ic[[kc.I_FORM, kc.I_SCHEME, kc.I_NOISE, kc.I_DENSE, kc.I_SYN, kc.I_FEAT]] = (
-            p.form, p.scheme, noise_mode, int(p.dense), p.syn_kind, p.feat_kind)
+            p.form, p.scheme, int(p.has_noise), int(p.dense), p.syn_kind, p.feat_kind)
         ic[[kc.I_SLOW, kc.I_CENTER, kc.I_BIASF, kc.I_RULE, kc.I_RLS_EVERY, kc.I_RECORD]] = (
             int(p.has_slow), int(p.center), int(p.bias_feature), r.rule, max(1, r.rls_every),
             int(rec["record"]))
@@ -196,10 +195,11 @@ class DeviceBatch:
             n_ch, self.n_out, self.n_feat, self.n_enc, rec["n_tr"], int(self.has_fb), rec["cap"])
         return to_device(fc), to_device(ic)
 
-    def launch(self, io, rec, noise, keys, noise_mode, t_end):
+    def launch(self, io, rec, keys, step0, t_end):
         """One kernel launch: every replicate runs from ``tpos[b]`` to ``t_end`` (or stops
-        early when its spike buffer is full). ``io``: dict of device input arrays."""
-        fc, ic = self._constants(io["n_ch"], noise_mode, rec)
+        early when its spike buffer is full). ``io``: dict of device input arrays; ``keys``
+        (B, 2) device noise keys; ``step0``: the global step of the chunk's step 0."""
+        fc, ic = self._constants(io["n_ch"], rec)
         p, s, r = self.p, self.s, self.r
         self.kc.chunk_kernel[self.B, self.threads](
             p["a"], p["b"], p["c"], p["d"], p["bias"], p["sigma"], p["proj"], p["w_dense"],
@@ -210,10 +210,10 @@ class DeviceBatch:
             r["enc"], r["online"], r["counters"], r["fsums"],
             io["drive"], io["target"], io["gate"], io["tag"],
             rec["spk_step"], rec["spk_id"], rec["n_spk"], rec["rate"], rec["trace_ids"],
-            rec["traces"], rec["rz"], rec["rz0"], self.flag, self.splist, noise, keys,
+            rec["traces"], rec["rz"], rec["rz0"], self.flag, self.splist, np.int64(step0), keys,
             self.tpos, np.int64(t_end), fc, ic)
 
-    def advance(self, io, rec, noise, keys, noise_mode, t_stop, due):
+    def advance(self, io, rec, keys, step0, t_stop, due):
         """Launch until every replicate reached ``t_stop`` or one stopped on a full spike
         buffer (then the caller drains it and calls again). Applies the RLS update after
         each due step ``due`` (sorted chunk steps). Returns ``tpos`` on the host, (B,)."""
@@ -227,7 +227,7 @@ class DeviceBatch:
                 return tpos
             later = due[due >= t_min]
             end = int(later[0]) + 1 if later.size and later[0] < t_stop else t_stop
-            self.launch(io, rec, noise, keys, noise_mode, end)
+            self.launch(io, rec, keys, step0, end)
             tpos = to_host(self.tpos)
             if np.any(tpos < end):
                 return tpos
@@ -245,16 +245,9 @@ def device_io(io, n_ch) -> dict:
             "gate": to_device(io.gate), "tag": to_device(io.tag), "n_ch": n_ch}
 
 
-def _noise_for(rngs, p, n_steps, host_noise):
-    """(noise array, keys, noise_mode) for one chunk of B replicates."""
-    B = len(rngs)
-    if not p.has_noise:
-        return to_device(np.zeros((B, 0, 0))), to_device(np.zeros((B, 2), np.uint64)), 0
-    if host_noise:
-        draws = np.stack([rng.standard_normal((n_steps, p.a.shape[0])) for rng in rngs])
-        return to_device(draws), to_device(np.zeros((B, 2), np.uint64)), 1
-    keys = np.stack([rng.integers(0, 2**32, size=2, dtype=np.uint64) for rng in rngs])
-    return to_device(np.zeros((B, 0, 0))), to_device(keys), 2
+def device_keys(keys) -> object:
+    """Noise keys of B replicates, ``[(k0, k1), ...]``, as a (B, 2) uint64 device array."""
+    return to_device(np.array([[int(k0), int(k1)] for k0, k1 in keys], np.uint64))
 
 
 class CudaChunkRunner:
@@ -262,17 +255,15 @@ class CudaChunkRunner:
 
     Parameters
     ----------
-    host_noise : bool
-        Use host-drawn normals (equal to the CPU stream) instead of the device Philox RNG.
     threads : int, optional
         Threads per block.
     """
 
-    def __init__(self, host_noise=False, threads=None):
-        self.host_noise, self.threads = host_noise, threads
-        self._p, self._batch, self._noise = None, None, None
+    def __init__(self, threads=None):
+        self.threads = threads
+        self._p, self._batch, self._keys = None, None, None
 
-    def run_chunk(self, p, s, r, io, rec, rng, t0, n_steps):
+    def run_chunk(self, p, s, r, io, rec, noise, t0, n_steps):
         """Advance from ``t0`` to ``n_steps`` in place; see ``kernels.reference.run_chunk``."""
         if self._p is not p:
             self._batch, self._p = DeviceBatch([p], [s], [r], self.threads), p
@@ -280,8 +271,8 @@ class CudaChunkRunner:
             self._batch.upload_state([s])
             self._batch.upload_readout([r])
         batch = self._batch
-        if t0 == 0 or self._noise is None:
-            self._noise = _noise_for([rng], p, n_steps, self.host_noise)
+        if self._keys is None or self._keys[0] != (noise.k0, noise.k1):
+            self._keys = ((noise.k0, noise.k1), device_keys([(noise.k0, noise.k1)]))
         drec = batch.new_recording(n_steps, rec.spk_step.shape[0], rec.trace_ids,
                                    rec.record_spikes, rec.traces.dtype)
         base = int(rec.n_spk[0])
@@ -289,8 +280,8 @@ class CudaChunkRunner:
         batch.set_tpos(t0)
         due = (rls_due_steps(io.gate, int(r.counters[2]), max(1, r.rls_every), t0)
                if r.rule == 3 and r.W.shape[0] else np.zeros(0, np.int64))
-        t = int(batch.advance(device_io(io, p.proj.shape[0]), drec, *self._noise, n_steps,
-                              due)[0])
+        t = int(batch.advance(device_io(io, p.proj.shape[0]), drec, self._keys[1], noise.step0,
+                              n_steps, due)[0])
         batch.download_state([s])
         batch.download_readout([r])
         rec.rate[t0:t] = to_host(drec["rate"])[0, t0:t]
@@ -307,12 +298,12 @@ class CudaChunkRunner:
         return t
 
 
-def cuda_backend(host_noise=False, threads=None) -> Backend:
+def cuda_backend(threads=None) -> Backend:
     """The ``cuda`` Backend (raises ConfigError without a GPU or the simulator)."""
     if not gpu_usable():
         raise ConfigError("run.backend = 'cuda' needs CuPy and a visible CUDA GPU; install the "
                           "'gpu' extra (pip install neurosim[gpu]) or use backend 'numba'")
-    runner = CudaChunkRunner(host_noise=host_noise, threads=threads)
+    runner = CudaChunkRunner(threads=threads)
     where = "CUDA simulator" if simulator_enabled() else "GPU"
     return Backend("cuda", runner.run_chunk, f"numba-cuda chunk kernel ({where}), one block "
                                              "per network")
@@ -340,7 +331,7 @@ class Replicates:
 
 
 def run_replicates(net_cfg, run_cfg, seeds, backend="cuda", duration_ms=None, stream=None,
-                   readout=None, host_noise=False, threads=None) -> Replicates:
+                   readout=None, threads=None) -> Replicates:
     """Simulate one network per seed: one launch per chunk on 'cuda', a loop on CPU.
 
     Parameters
@@ -357,8 +348,6 @@ def run_replicates(net_cfg, run_cfg, seeds, backend="cuda", duration_ms=None, st
         Inputs shared by every replicate (must be iterable more than once on CPU).
     readout : callable(net) -> Readout, optional
         Builds each replicate's readout record (e.g. ``simulator.new_readout``).
-    host_noise : bool
-        cuda only: host-drawn noise equal to the CPU stream (for comparisons).
 
     Returns
     -------
@@ -383,7 +372,7 @@ def run_replicates(net_cfg, run_cfg, seeds, backend="cuda", duration_ms=None, st
                           time.perf_counter() - t_start, backend)
     params = [build_params(net, run_cfg.dt_ms) for net in nets]
     states = [new_state(net) for net in nets]
-    rngs = [np.random.default_rng(seed_streams(sd)["noise"]) for sd in seeds]
+    keys = device_keys([key_words(seed_streams(sd)["noise"]) for sd in seeds])
     batch = DeviceBatch(params, states, readouts, threads)
     setup_s = time.perf_counter() - t_start
     t_start = time.perf_counter()                     # wall_s: the simulation loop only
@@ -398,7 +387,6 @@ def run_replicates(net_cfg, run_cfg, seeds, backend="cuda", duration_ms=None, st
         drive, target, gate, tag = chunk_arrays(chunk, n_ch, n_out, dtype)
         io = {"drive": to_device(drive), "target": to_device(target), "gate": to_device(gate),
               "tag": to_device(tag), "n_ch": n_ch}
-        noise = _noise_for(rngs, params[0], n_steps, host_noise)
         rec = batch.new_recording(n_steps, cap, trace_ids, run_cfg.record_spikes, dtype)
         due = np.zeros(0, np.int64)
         if r0.rule == 3 and n_out:
@@ -406,7 +394,7 @@ def run_replicates(net_cfg, run_cfg, seeds, backend="cuda", duration_ms=None, st
             due = rls_due_steps(gate, count, max(1, r0.rls_every), 0)
         batch.set_tpos(0)
         while True:
-            tpos = batch.advance(io, rec, *noise, n_steps, due)
+            tpos = batch.advance(io, rec, keys, step0, n_steps, due)
             if run_cfg.record_spikes:
                 ks, st, ids = (to_host(rec[f]) for f in ("n_spk", "spk_step", "spk_id"))
                 for b, rc in enumerate(recorders):

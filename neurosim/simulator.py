@@ -14,7 +14,8 @@ import numpy as np
 from . import interrupts
 from .backends import get_backend
 from .config import ConfigError, RunConfig
-from .kernels.records import CODES, ChunkIO, Params, Readout, Recording, State
+from .kernels.records import CODES, ChunkIO, Noise, Params, Readout, Recording, State
+from .kernels.rng import key_words
 from .monitors import Recorder
 from .network import Network, seed_streams
 from .progress import make_reporter
@@ -23,8 +24,26 @@ from .streams import DurationStream, chunk_arrays
 f64 = np.float64
 
 
+NOISE_REFERENCE_DT_MS = 1.0
+"""The step at which ``noise_sigma`` is the current's standard deviation per step."""
+
+
+def noise_scale(dt_ms: float) -> float:
+    """Factor from ``noise_sigma`` to the per-step current's standard deviation at ``dt_ms``.
+
+    The noise is a diffusion: its current's standard deviation grows as 1/sqrt(dt) relative
+    to the 1 ms step of Izhikevich (2003), so the membrane's noise increment (dt times the
+    current) scales as sqrt(dt), and rates converge as dt shrinks. At dt = 1 ms it is 1.
+    """
+    return math.sqrt(NOISE_REFERENCE_DT_MS / dt_ms)
+
+
 def build_params(net: Network, dt_ms: float) -> Params:
-    """Kernel parameter record for ``net`` at time step ``dt_ms`` (scalars as float64)."""
+    """Kernel parameter record for ``net`` at time step ``dt_ms`` (scalars as float64).
+
+    ``sigma`` is the per-step noise current's standard deviation, float64:
+    ``noise_sigma * noise_scale(dt_ms)``.
+    """
     cfg = net.config
     syn, feat = cfg.synapse, cfg.features
     dtype = net.a.dtype
@@ -39,7 +58,8 @@ def build_params(net: Network, dt_ms: float) -> Params:
     feat_kind = CODES["feat_kind"][feat.kernel]
     C, k, vr, vt, v_peak = (f64(x) for x in net.constants)
     return Params(
-        a=net.a, b=net.b, c=net.c, d=net.d, bias=net.bias, sigma=net.noise_sigma,
+        a=net.a, b=net.b, c=net.c, d=net.d, bias=net.bias,
+        sigma=net.noise_sigma.astype(f64) * f64(noise_scale(dt_ms)),
         form=net.form, scheme=CODES["scheme"][cfg.integration], dt=f64(dt_ms),
         C=C, k=k, vr=vr, vt=vt, v_peak=v_peak, has_noise=bool(np.any(net.noise_sigma > 0)),
         dense=net.weights is not None,
@@ -132,7 +152,7 @@ class Simulator:
         if self.readout.W.shape[1] != nf:
             raise ConfigError(f"readout has {self.readout.W.shape[1]} inputs; the network "
                               f"provides {nf} features")
-        self.rng = np.random.default_rng(seed_streams(run.seed)["noise"])
+        self.noise_key = key_words(seed_streams(run.seed)["noise"])
         self.step = 0
         self.chunk_index = 0
         self.trace_ids = np.asarray(run.record_traces, dtype=np.int64)
@@ -176,8 +196,8 @@ class Simulator:
                         z=np.zeros((n_steps, n_out)), z0=np.zeros((n_steps, n_out)))
         t = -1
         while t < n_steps:  # at least one call, so a zero-step chunk loads the kernel
-            t = self.backend.run_chunk(self.params, self.state, self.readout, io, rec, self.rng,
-                                       max(t, 0), n_steps)
+            t = self.backend.run_chunk(self.params, self.state, self.readout, io, rec,
+                                       Noise(*self.noise_key, self.step), max(t, 0), n_steps)
             if record_spikes:
                 k = rec.n_spk[0]
                 recorder.add_spikes(self.step + rec.spk_step[:k].astype(np.int64), rec.spk_id[:k])
@@ -231,10 +251,10 @@ class Simulator:
             Every array of the ``State`` record as ``state.<field>`` and of the ``Readout``
             record as ``readout.<field>`` (copies, dtypes kept; size-0 arrays included).
         meta : dict
-            JSON-serialisable: ``step``, ``chunk_index``, ``spike_capacity``, ``rng`` (the noise
-            ``Generator.bit_generator.state``; its 128-bit integers are exact in JSON), the
-            readout's scalars (``readout_scalars``) and ``network_crc``, a checksum of the
-            parameters that ``restore`` compares with the rebuilt network's.
+            JSON-serialisable: ``step``, ``chunk_index``, ``spike_capacity``, the readout's
+            scalars (``readout_scalars``) and ``network_crc``, a checksum of the parameters
+            that ``restore`` compares with the rebuilt network's. The noise needs no state:
+            its draws are keyed by the seed and the step.
         """
         arrays = {f"state.{k}": np.array(v) for k, v in self.state._asdict().items()}
         scalars = {}
@@ -244,8 +264,7 @@ class Simulator:
             else:
                 scalars[k] = v.item() if isinstance(v, np.generic) else v
         meta = dict(step=int(self.step), chunk_index=int(self.chunk_index),
-                    spike_capacity=int(self._spike_capacity),
-                    rng=self.rng.bit_generator.state, readout_scalars=scalars,
+                    spike_capacity=int(self._spike_capacity), readout_scalars=scalars,
                     network_crc=self._network_crc())
         return arrays, meta
 
@@ -277,7 +296,6 @@ class Simulator:
         scalars = meta["readout_scalars"]
         self.readout = self.readout._replace(**{
             k: type(getattr(self.readout, k))(scalars[k]) for k in scalars})
-        self.rng.bit_generator.state = meta["rng"]
         self.step, self.chunk_index = int(meta["step"]), int(meta["chunk_index"])
         self._spike_capacity = int(meta["spike_capacity"])
 

@@ -37,10 +37,14 @@ def _neurosim_spikes(net, backend="numba", dt_ms=DT_MS, duration_ms=DURATION_MS,
     return steps, np.asarray(rec.spikes.i, dtype=np.int64), sim
 
 
-def _noise_matrix(net, n_steps: int, seed=RUN_SEED) -> np.ndarray:
-    """The run's noise current, (n_steps, N): what the simulator draws step by step."""
-    rng = np.random.default_rng(seed_streams(seed)["noise"])
-    return net.noise_sigma[None, :] * rng.standard_normal((n_steps, net.n_neurons))
+def _noise_matrix(net, n_steps: int, seed=RUN_SEED, dt_ms=DT_MS) -> np.ndarray:
+    """The run's noise current, (n_steps, N): what the simulator draws step by step (the
+    counter-based draws of the run's key, times sigma scaled to the step)."""
+    from neurosim.kernels.rng import key_words, normals_host
+    from neurosim.simulator import noise_scale
+    sigma = net.noise_sigma.astype(np.float64) * noise_scale(dt_ms)
+    draws = normals_host(key_words(seed_streams(seed)["noise"]), 0, n_steps, net.n_neurons)
+    return sigma[None, :] * draws
 
 
 def _brian2_spikes(net, noise: np.ndarray, dt_ms=DT_MS, duration_ms=DURATION_MS):

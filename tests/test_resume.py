@@ -83,8 +83,7 @@ def test_checkpoint_through_hdf5_continues_bitwise(tmp_path):
                                              dt_ms=1.0), {})
         Checkpointer(run, None, 3).save(first)
         arrays, meta = run.load_checkpoint()
-    assert meta["rng"] == first.rng.bit_generator.state  # 128-bit ints exact through JSON
-    assert isinstance(meta["rng"]["state"]["state"], int) and meta["rng"]["state"]["state"] > 2**64
+    assert meta["step"] == first.step > 0    # the noise needs only the step: counter-based
     second = force_sim()
     second.restore(arrays, meta)
     for chunk in chunks[3:]:
