@@ -46,34 +46,54 @@ def _description(run) -> str:
 
 
 def _add_units(nwb, run):
+    """The units table, built from whole arrays: one ragged ``spike_times`` column (flat
+    times in s, grouped by neuron, with its index) and one column per node-table entry.
+    Appending unit by unit would make hdmf check millions of Python floats one by one."""
+    from hdmf.backends.hdf5 import H5DataIO
+    from hdmf.common import ElementIdentifiers, VectorData, VectorIndex
+    from pynwb.misc import Units
     populations = run.populations
-    offsets, tables = {}, {}
+    tables = {p: run.nodes(p) for p in populations if p in run.node_populations}
+    columns = [k for k in ("excitatory", "a", "b", "c", "d", "bias", "noise_sigma")
+               if len(tables) == len(populations) and tables
+               and all(k in t for t in tables.values())]
+    times, ends, pops, nodes, extra = [], [], [], [], {k: [] for k in columns}
     total = 0
     for p in populations:
-        offsets[p] = total
-        total += run.n_nodes(p)
-        if p in run.node_populations:
-            tables[p] = run.nodes(p)
-    columns = [k for k in ("excitatory", "a", "b", "c", "d", "bias", "noise_sigma")
-               if tables and all(k in t for t in tables.values())]
-    if tables and len(tables) != len(populations):
-        columns = []   # some population lacks a node table: the columns would be partial
-    descriptions = {
-        "excitatory": "True for an excitatory neuron",
-        "a": "Izhikevich a (recovery time scale, 1/ms)", "b": "Izhikevich b (sensitivity of u)",
-        "c": "Izhikevich c: reset potential (mV)", "d": "Izhikevich d: after-spike jump of u",
-        "bias": "tonic input current", "noise_sigma": "std of the per-step noise current"}
-    nwb.add_unit_column("population", "neurosim population of the neuron")
-    nwb.add_unit_column("node_id", "population-local neuron index (SONATA node id)")
+        s = run.spikes(p)
+        order = np.lexsort((s.t, s.i))               # by neuron, then time
+        times.append(s.t[order] / 1000.0)
+        counts = np.bincount(s.i, minlength=s.n_neurons)
+        ends.append(total + np.cumsum(counts))
+        total += int(counts.sum())
+        pops.extend([p] * s.n_neurons)
+        nodes.append(np.arange(s.n_neurons))
+        for k in columns:
+            extra[k].append(np.asarray(tables[p][k]))
+    flat = np.concatenate(times) if times else np.zeros(0)
+    n = len(pops)
+    spike_times = VectorData(name="spike_times", description="spike times (s) of each unit",
+                             data=H5DataIO(flat, compression="gzip") if flat.size else flat)
+    index = VectorIndex(name="spike_times_index", target=spike_times,
+                        data=np.concatenate(ends).astype(np.int64) if ends else np.zeros(0, np.int64))
+    cols = [spike_times, index,
+            VectorData(name="population", description="neurosim population of the neuron",
+                       data=pops),
+            VectorData(name="node_id", description="population-local neuron index "
+                       "(SONATA node id)", data=np.concatenate(nodes).astype(np.int64))]
     for k in columns:
-        nwb.add_unit_column(k, descriptions[k])
-    for p in populations:
-        trains = run.spikes(p).spike_trains()
-        for node, times_ms in trains.items():
-            row = {k: (bool(tables[p][k][node]) if k == "excitatory" else
-                       float(tables[p][k][node])) for k in columns}
-            nwb.add_unit(spike_times=np.asarray(times_ms) / 1000.0, population=p,
-                         node_id=int(node), id=offsets[p] + int(node), **row)
+        cols.append(VectorData(name=k, description=_UNIT_COLUMNS[k],
+                               data=np.concatenate(extra[k])))
+    nwb.units = Units(name="units", description="every simulated neuron, silent ones included",
+                      id=ElementIdentifiers(name="id", data=np.arange(n)), columns=cols,
+                      colnames=[c.name for c in cols if c.name != "spike_times_index"])
+
+
+_UNIT_COLUMNS = {
+    "excitatory": "True for an excitatory neuron",
+    "a": "Izhikevich a (recovery time scale, 1/ms)", "b": "Izhikevich b (sensitivity of u)",
+    "c": "Izhikevich c: reset potential (mV)", "d": "Izhikevich d: after-spike jump of u",
+    "bias": "tonic input current", "noise_sigma": "std of the per-step noise current"}
 
 
 def _add_trials(nwb, run):
@@ -103,6 +123,7 @@ def _add_trials(nwb, run):
 
 
 def _add_series(nwb, run, TimeSeries):
+    from hdmf.backends.hdf5 import H5DataIO
     if not run.series_names:
         return
     module = nwb.create_processing_module("readouts", "neurosim per-step series: readout "
@@ -117,7 +138,9 @@ def _add_series(nwb, run, TimeSeries):
         for k, col in enumerate(cols):
             label = name if flat.shape[1] == 1 else f"{name}_{col}"
             label = label.replace("[", "_").replace("]", "").replace("/", "_")
-            module.add(TimeSeries(name=label, data=flat[:, k], unit=units, rate=1.0 / step_s,
+            data = np.ascontiguousarray(flat[:, k])
+            module.add(TimeSeries(name=label, data=H5DataIO(data, compression="gzip"),
+                                  unit=units, rate=1.0 / step_s,
                                   starting_time=0.0,
                                   description=f"series {name!r}, column {col!r} ({units})"))
 
