@@ -24,10 +24,15 @@ setup(
                  # the readers the io tests check the exports against (libsonata, pynwb's
                  # validator, elephant); wheels for Python 3.11 with numpy 2.3
                  "pandas>=1.5", "neo>=0.13", "elephant>=1.1", "pynwb>=2.8",
-                 "libsonata>=0.1.20"],
+                 "libsonata>=0.1.20",
+                 # numba-cuda with the CUDA 12 compiler wheels (NVVM): the GPU kernel is
+                 # compiled to PTX for sm_90 in CI, where there is no GPU
+                 "numba-cuda[cu12]>=0.20"],
         # Brian2 2.9 uses ndarray.ptp, removed in numpy 2.4.
         "bench": ["brian2>=2.7", "numpy<2.4", "matplotlib>=3.7"],
-        "gpu": ["cupy-cuda12x>=13", "numba-cuda>=0.4"],
+        # everything a machine with only an NVIDIA driver needs: CuPy, numba-cuda and its
+        # CUDA 12 toolkit wheels (NVVM, NVRTC)
+        "gpu": ["cupy-cuda12x>=13", "numba-cuda[cu12]>=0.20"],
         # neurosim export --format nwb (pynwb), run.to_neo() (neo; elephant to analyse it),
         # pandas views; the SONATA export needs only h5py
         "io": ["pandas>=1.5", "neo>=0.13", "elephant>=1.1", "pynwb>=2.8"],
