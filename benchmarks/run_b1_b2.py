@@ -115,21 +115,22 @@ def plan(case: str, args, work: Path, net_file: Path, include_cold_cython: bool)
                       str(work / f"cpp_{case}_{args.scheme}_t{threads}")]
                 + (["--clean"] if cold else []), None)
 
-    def neurosim(dtype, cold):
+    def neurosim(dtype, cold, threads=1):
         env = {"NUMBA_CACHE_DIR": tempfile.mkdtemp(prefix="numba_cold_", dir=work)} if cold \
-            else warm_numba
-        return (dict(simulator="neurosim", backend="numba", threads=1,
+            else dict(warm_numba)
+        env["NUMBA_NUM_THREADS"] = str(threads)
+        return (dict(simulator="neurosim", backend="numba", threads=threads,
                      cache="cold" if cold else "warm", dtype=dtype),
                 ns + ["--dtype", dtype], env)
 
     steps = [neurosim("float32", False)]
     for threads in args.threads:
-        steps += [cpp(threads, cold=True), neurosim("float32", True)]
+        steps += [cpp(threads, cold=True), neurosim("float32", True, threads)]
     steps += [(dict(simulator="brian2", backend="cython", threads=1, cache="warm",
                     dtype="float64"), rt + ["--cache-dir", str(work / "cython_cache")], None),
               neurosim("float64", False)]
     for threads in args.threads:
-        steps += [cpp(threads, cold=False), neurosim("float32", False)]
+        steps += [cpp(threads, cold=False), neurosim("float32", False, threads)]
     if include_cold_cython:
         steps += [(dict(simulator="brian2", backend="cython", threads=1, cache="cold",
                         dtype="float64"),
@@ -167,19 +168,19 @@ def rerun_stage(case, args, work, meta, host, repeats):
     py = sys.executable
     ns = [py, str(ADAPTERS / "neurosim_numba.py"), "--case", case, "--scheme", args.scheme,
           "--dt-ms", str(args.dt_ms), "--duration-ms", str(args.duration_ms), "--dtype", "float32"]
-    env = {"NUMBA_CACHE_DIR": str(work / "numba_cache")}
     rows = []
     for repeat in range(repeats):
         items = [("neurosim", "numba", 1, None, "")]
         for threads in args.threads:
             items += [("brian2", "cpp_standalone", threads, {}, ""),
-                      ("neurosim", "numba", 1, None, "")]
+                      ("neurosim", "numba", threads, None, "")]
             if threads > 1:
                 items += [("brian2", "cpp_standalone", threads, {"OMP_WAIT_POLICY": "PASSIVE"},
                            "passive")]
         for simulator, backend, threads, omp_env, tag in items:
             if simulator == "neurosim":
-                result, wall = run_adapter(ns, env)
+                result, wall = run_adapter(ns, {"NUMBA_CACHE_DIR": str(work / "numba_cache"),
+                                                "NUMBA_NUM_THREADS": str(threads)})
             else:
                 build_dir = work / f"cpp_{case}_{args.scheme}_t{threads}"
                 result, wall = rerun_binary(build_dir, omp_env)
@@ -272,23 +273,31 @@ def summary_markdown(table, cases, threads_list) -> str:
             cpp_c = _find(table, case, "cpp_standalone", threads, "cold")
             if cpp_c is None:
                 continue
-            loop = cpp_c["ms_loop_all"] / ns_w["ms_loop_all"]
-            text = (f"* {case.upper()} vs cpp_standalone {threads} thread(s): loop {loop:.2f}x "
-                    f"({cpp_c['ms_loop_all']:.1f} vs {ns_w['ms_loop_all']:.1f} ms/sim-s, medians "
-                    f"of {cpp_c['n_all']} and {ns_w['n_all']} runs)")
+            # neurosim with as many threads as the peer (rows without it: 1 thread)
+            ns_t = _find(table, case, "numba", threads, dtype="float32") or ns_w
+            ns_tc = _find(table, case, "numba", threads, cache="cold", dtype="float32") or ns_c
+            loop = cpp_c["ms_loop_all"] / ns_t["ms_loop_all"]
+            text = (f"* {case.upper()} vs cpp_standalone {threads} thread(s), neurosim "
+                    f"{ns_t['threads']} thread(s): loop {loop:.2f}x "
+                    f"({cpp_c['ms_loop_all']:.1f} vs {ns_t['ms_loop_all']:.1f} ms/sim-s, medians "
+                    f"of {cpp_c['n_all']} and {ns_t['n_all']} runs)")
             if ns64 is not None:
                 text += f" (float64 neurosim: {cpp_c['ms_loop_all'] / ns64['ms_loop_all']:.2f}x)"
-            if ns_c is not None:
-                text += (f"; whole process, both cold: {cpp_c['s_process'] / ns_c['s_process']:.2f}x")
+            if ns_tc is not None:
+                text += (f"; whole process, both cold: {cpp_c['s_process'] / ns_tc['s_process']:.2f}x")
             passive = _find(table, case, "cpp_standalone", threads, "rerun-passive")
             if passive is not None:
                 text += (f"; loop vs reruns with OMP_WAIT_POLICY=PASSIVE: "
-                         f"{passive['ms_loop'] / ns_w['ms_loop_all']:.2f}x "
+                         f"{passive['ms_loop'] / ns_t['ms_loop_all']:.2f}x "
                          f"({passive['ms_loop']:.1f} ms/sim-s)")
             cpp_w = _find(table, case, "cpp_standalone", threads, "warm")
             if cpp_w is not None:
-                text += f", both warm: {cpp_w['s_process'] / ns_w['s_process']:.2f}x"
+                text += f", both warm: {cpp_w['s_process'] / ns_t['s_process']:.2f}x"
             lines.append(text)
+        ns_2 = _find(table, case, "numba", 2, dtype="float32")
+        if ns_2 is not None and ns_2 is not ns_w:
+            lines.append(f"* {case.upper()} neurosim thread scaling 1 -> 2 threads: "
+                         f"{ns_w['ms_loop_all'] / ns_2['ms_loop_all']:.2f}x")
         cy = _find(table, case, "cython")
         if cy is not None:
             lines.append(f"* {case.upper()} vs Brian2 cython (warm cache): loop "
