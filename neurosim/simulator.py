@@ -215,6 +215,24 @@ class Simulator:
         self.chunk_index += 1
         return result
 
+    def trials(self, stream, learner, recorder=None, inspect=None):
+        """Run ``stream`` chunk by chunk (one chunk = one trial) under a readout ``learner``.
+
+        Per chunk: ``learner.before_chunk`` (e.g. the normalised rate), :meth:`run_one_chunk`,
+        ``inspect(index, chunk, result)`` if given (the readout as the trial left it, before
+        the offline update: tag sums, outputs), ``learner.consolidate``; then the generator
+        yields ``(index, chunk, result)``. ``recorder``: a
+        :class:`~neurosim.monitors.Recorder`, None, or ``callable(index)`` returning one.
+        """
+        for index, chunk in enumerate(stream):
+            self.readout = learner.before_chunk(self.readout, chunk)
+            rec = recorder(index) if callable(recorder) else recorder
+            result = self.run_one_chunk(chunk, rec)
+            if inspect is not None:
+                inspect(index, chunk, result)
+            learner.consolidate(self.readout, chunk, result)
+            yield index, chunk, result
+
     def _check_finite(self, n_steps: int, z: np.ndarray) -> None:
         """Raise :class:`DivergenceError` if the chunk just simulated left a non-finite state
         variable or readout weight (v, u, synaptic current, W), naming where and why."""

@@ -39,11 +39,8 @@ def _run(learner, blocks=(3, 3), backend="numba", dtype="float64"):
     sim = Simulator(net, run, readout=readout)
     trials = iter(_trials(sum(blocks)))
     for n in blocks:
-        for _ in range(n):
-            ch = next(trials)
-            sim.readout = learner.before_chunk(sim.readout, ch)
-            res = sim.run_one_chunk(ch)
-            learner.consolidate(sim.readout, ch, res)
+        for _ in sim.trials((next(trials) for _ in range(n)), learner):
+            pass
         learner.end_block(sim.readout)
     return sim.readout.W.copy(), learner
 

@@ -1,5 +1,6 @@
 """Checkpoint and resume of real runs: state round trip, and a killed or failed
 ``izhikevich2003`` run resumed to a file bitwise equal to an uninterrupted run (numba)."""
+import itertools
 import json
 import os
 import signal
@@ -197,13 +198,11 @@ def trial_loop(run_writer, fail_after=None):
     recorder = Recorder(80, 1.0, writer=run_writer, keep_in_memory=False)
     z_end = np.zeros((N_TRIALS, 3))
     ckpt, resumed = resume_or_start(run_writer, sim, recorder, 4, arrays={"z_end": z_end})
-    for i, chunk in enumerate(trials()):
-        if i < resumed.stream_position:
-            continue
-        sim.readout = learner.before_chunk(sim.readout, chunk)
-        result = sim.run_one_chunk(chunk, recorder)
+    start = resumed.stream_position
+    for k, chunk, result in sim.trials(itertools.islice(trials(), start, None), learner,
+                                       recorder):
+        i = start + k
         z_end[i] = result.z[-1]
-        learner.consolidate(sim.readout, chunk, result)
         recorder.add_series("gate", chunk.gate)
         run_writer.append_trials({"trial": np.array([i])})
         if i == fail_after:

@@ -85,12 +85,9 @@ def _cat_tables(a: dict, b: dict) -> dict:
     return {k: np.concatenate([a[k], b[k]]) for k in a}
 
 
-def _run_trial(sim, learner, chunk, window):
-    sim.readout = learner.before_chunk(sim.readout, chunk)
-    result = sim.run_one_chunk(chunk)
-    z = result.z0[chunk.cue_step:chunk.cue_step + window, 0].astype(np.float32)
-    learner.consolidate(sim.readout, chunk, result)
-    return z
+def _when_trace(chunk, result, window):
+    """The trial's "when" output from the cue on, (window,) float32."""
+    return result.z0[chunk.cue_step:chunk.cue_step + window, 0].astype(np.float32)
 
 
 def run_family(network, run_cfg, specs: dict, learner, seed: int, branches, prefix="probability",
@@ -116,8 +113,8 @@ def run_family(network, run_cfg, specs: dict, learner, seed: int, branches, pref
     sim = Simulator(network, run_cfg, readout=readout)
     pre = np.zeros((n1, window), np.float32)
     t_start = time.perf_counter()
-    for i in range(n1):
-        pre[i] = _run_trial(sim, learner, first.chunk(i), window)
+    for i, chunk, result in sim.trials((first.chunk(i) for i in range(n1)), learner):
+        pre[i] = _when_trace(chunk, result, window)
         if progress is not None:
             progress(1)
     pre_table = {k: v[:n1] for k, v in first.trial_table().items()}
@@ -135,8 +132,9 @@ def run_family(network, run_cfg, specs: dict, learner, seed: int, branches, pref
         table = stream.trial_table()
         t0 = time.perf_counter()
         done = 0
-        for j in range(n_after):
-            post[j] = _run_trial(sim, learner, stream.chunk(n1 + j), window)
+        for j, chunk, result in sim.trials((stream.chunk(n1 + j) for j in range(n_after)),
+                                           learner):
+            post[j] = _when_trace(chunk, result, window)
             done = j + 1
             if progress is not None:
                 progress(1)

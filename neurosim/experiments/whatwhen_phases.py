@@ -92,18 +92,35 @@ def run_phase(network, run_cfg, spec, learner, seed, run_writer=None, gate_every
     pending_rows = []
     snapshots = [(0, sim.readout.W.copy())]
     t0 = time.perf_counter()
-    for i, chunk in enumerate(stream):
-        if gate_everywhere:
-            chunk = Chunk(chunk.n_steps, chunk.drive, chunk.target,
-                          np.ones(chunk.n_steps, np.float32), chunk.tag, chunk.trial)
-        sim.readout = learner.before_chunk(sim.readout, chunk)
-        rec = recorder
-        if i in keep:  # keep this trial's spikes in memory too (the file gets them as usual)
-            rec = recorder if recorder is not None else Recorder(network.n_neurons,
-                                                                 run_cfg.dt_ms)
-            rec.keep = True
-        result = sim.run_one_chunk(chunk, rec)
-        if i in keep:
+
+    def gated(chunks):   # R9 ablation: the gate open in the inter-trial interval too
+        for chunk in chunks:
+            yield Chunk(chunk.n_steps, chunk.drive, chunk.target,
+                        np.ones(chunk.n_steps, np.float32), chunk.tag, chunk.trial)
+
+    kept_recorders = {}
+
+    def recorder_for(i):
+        if i not in keep:
+            return recorder
+        # keep this trial's spikes in memory too (the file gets them as usual)
+        rec = recorder if recorder is not None else Recorder(network.n_neurons, run_cfg.dt_ms)
+        rec.keep = True
+        kept_recorders[i] = rec
+        return rec
+
+    def before_consolidation(i, chunk, result):
+        cue = chunk.trial["cue_step"] if isinstance(chunk.trial, dict) else chunk.cue_step
+        z0[i] = result.z0[cue:cue + window]
+        n_tag = sim.readout.counters[1]
+        if n_tag:
+            xbar[i] = sim.readout.tag_sum / n_tag
+            what_pred[i] = sim.readout.W[1:] @ (sim.readout.tag_sum / n_tag)
+
+    for i, chunk, result in sim.trials(gated(stream) if gate_everywhere else stream, learner,
+                                       recorder_for, inspect=before_consolidation):
+        if i in kept_recorders:
+            rec = kept_recorders.pop(i)
             spk = rec.spikes
             rec.keep = recorder is None
             rec.clear_memory()
@@ -115,13 +132,6 @@ def run_phase(network, run_cfg, spec, learner, seed, run_writer=None, gate_every
             recorder.add_series("target", chunk.target)
             recorder.add_series("gate", chunk.gate)
             pending_rows.append(chunk.trial)
-        cue = chunk.trial["cue_step"] if isinstance(chunk.trial, dict) else chunk.cue_step
-        z0[i] = result.z0[cue:cue + window]
-        n_tag = sim.readout.counters[1]
-        if n_tag:
-            xbar[i] = sim.readout.tag_sum / n_tag
-            what_pred[i] = sim.readout.W[1:] @ (sim.readout.tag_sum / n_tag)
-        learner.consolidate(sim.readout, chunk, result)
         if i % 10 == 9:
             snapshots.append((i + 1, sim.readout.W.copy()))
         if run_writer is not None and (i % 10 == 9 or i == len(stream) - 1):
