@@ -85,14 +85,15 @@ def raster(run, ax=None, population="all", t_range_ms="auto", max_points=200_000
         title += f" ({max_points} shown)"
     fig, ax = new_axes(ax)
     exc = excitatory_mask(run, population) if color is None else None
+    # dense rasters: thinner marks, so that a second of 1000 neurons is not a solid block
+    style = dict(linestyle="none", marker="|", markersize=markersize,
+                 markeredgewidth=1.0 if t.size <= 20_000 else 0.4)
     if exc is None:
-        ax.plot(t, i, linestyle="none", marker="|", markersize=markersize,
-                color=color or ALL_COLOR)
+        ax.plot(t, i, color=color or ALL_COLOR, **style)
     else:
         for flag, c, label in ((True, E_COLOR, "excitatory"), (False, I_COLOR, "inhibitory")):
             sel = exc[i] == flag
-            ax.plot(t[sel], i[sel], linestyle="none", marker="|", markersize=markersize,
-                    color=c, label=label)
+            ax.plot(t[sel], i[sel], color=c, label=label, **style)
         ax.legend(loc="upper right", fontsize="small", markerscale=3)
     ax.set_ylim(-0.5, max(spikes.n_neurons, 1) - 0.5)
     if hi > lo:

@@ -21,7 +21,7 @@ def _criteria_table(ax, run):
         from .panels import metrics_table
         metrics_table(run, ax=ax)
         return
-    cells = [[r.get("id", ""), str(r.get("value", ""))[:70], str(r.get("criterion", ""))[:55],
+    cells = [[r.get("id", ""), str(r.get("value", ""))[:90], str(r.get("criterion", ""))[:55],
               "PASS" if r.get("passed") else "FAIL"] for r in rows]
     table = ax.table(cellText=cells, colLabels=["id", "measured", "criterion", "result"],
                      loc="center", cellLoc="left", colWidths=[0.05, 0.5, 0.37, 0.08])
