@@ -160,6 +160,20 @@ def test_six_points_on_two_workers_equal_sequential_bitwise(tmp_path, client):
     assert len(set(spikes)) > 1    # seeds and noise levels differ
 
 
+def test_an_existing_cluster_by_scheduler_address(tmp_path, client, monkeypatch):
+    address = client.scheduler.address
+    assert address.startswith("tcp://")
+    res = sweep.run(tiny_spec(seeds=2), out=tmp_path / "s.h5", scheduler=address, report=None)
+    ref = sweep.run(tiny_spec(seeds=2), out=tmp_path / "ref.h5", workers=0, report=None)
+    assert res.ok and np.array_equal(res.metric("spikes"), ref.metric("spikes"))
+    pids = set(client.run(os.getpid).values())
+    assert {int(r["worker"].rsplit(":", 1)[1]) for r in res.records} <= pids
+    monkeypatch.setattr(sweep.cluster, "CONNECT_TIMEOUT", "1s")
+    with pytest.raises(SweepError, match="cannot connect"):
+        sweep.run(tiny_spec(seeds=2), out=tmp_path / "x.h5", scheduler="tcp://127.0.0.1:1",
+                  report=None)
+
+
 def test_index_and_aggregates_round_trip_through_results_load(tmp_path, client, monkeypatch):
     spec = tiny_spec(seeds=3, product={"network.noise_excitatory": [4.0, 6.0]})
     res = sweep.run(spec, out=tmp_path / "s.h5", client=client, report=None)

@@ -1,7 +1,7 @@
 """Where the points run: a Dask client for a local cluster, an existing one, or a batch system.
 
 * default: ``dask.distributed.LocalCluster`` with one worker process per core (or
-  ``workers``), one thread each, no dashboard;
+  ``workers``), one thread each (Numba: cores / workers threads), no dashboard;
 * ``scheduler="tcp://host:8786"``: an existing cluster (its workers must import neurosim and
   see the sweep's directory at the same path: a shared file system);
 * ``cluster="slurm"`` (or ``pbs``, ``sge``, ``lsf``, ``htcondor``): workers started as batch
@@ -16,6 +16,7 @@ import os
 
 from .spec import SweepError
 
+CONNECT_TIMEOUT = "20s"   # --scheduler: how long to try to reach it
 JOBQUEUE = {"slurm": "SLURMCluster", "pbs": "PBSCluster", "sge": "SGECluster",
             "lsf": "LSFCluster", "htcondor": "HTCondorCluster"}
 
@@ -87,7 +88,7 @@ def client_for(workers: int | None = None, scheduler: str | None = None,
         raise SweepError("give either --scheduler or --cluster, not both")
     if scheduler is not None:
         try:
-            c = distributed.Client(scheduler, timeout="20s")
+            c = distributed.Client(scheduler, timeout=CONNECT_TIMEOUT)
         except (OSError, TimeoutError) as err:
             raise SweepError(f"--scheduler {scheduler}: cannot connect ({err})") from None
         with c:
@@ -98,7 +99,11 @@ def client_for(workers: int | None = None, scheduler: str | None = None,
             yield c
         return
     n = workers or default_workers()
+    # the cores shared out: a worker's Numba kernels (parallel above a size) use its share
+    # only (Dask already sets the BLAS and OpenMP pools to one thread per worker)
+    env = {"NUMBA_NUM_THREADS": str(max(1, default_workers() // n))}
     with distributed.LocalCluster(n_workers=n, threads_per_worker=1, processes=True,
-                                  dashboard_address=None, silence_logs=logging.ERROR) as lc, \
+                                  dashboard_address=None, silence_logs=logging.ERROR,
+                                  env=env) as lc, \
             distributed.Client(lc) as c:
         yield c

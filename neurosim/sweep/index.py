@@ -169,11 +169,12 @@ def _fmt(v) -> str:
 
 def describe_sweep(path, max_metrics: int = 4) -> str:
     """Text for ``neurosim inspect SWEEP.h5``: counts, the index table (fields, status, wall
-    time, the first ``max_metrics`` metrics) and the failures."""
+    time, the first ``max_metrics`` metrics, wall-clock ones last) and the failures."""
     data = read_index(path)
     idx, summary = data["index"], data["summary"]
     fields = summary.get("fields", [])
-    metrics = summary.get("metrics", [])[:max_metrics]
+    timing = ("_s", "real_time_factor")   # wall-clock metrics: shown last
+    metrics = sorted(summary.get("metrics", []), key=lambda m: m.endswith(timing))[:max_metrics]
     c = summary.get("counts", {})
     lines = [f"{path}: sweep of {summary.get('experiment')!r}, {summary.get('n_points')} points "
              f"({c.get('done', 0)} done, {c.get('failed', 0)} failed, {c.get('pending', 0)} "
