@@ -365,3 +365,16 @@ def test_sigint_stops_the_driver_cleanly_and_a_rerun_finishes(tmp_path, workers)
     assert 1 <= n_done < 8 and status.count("pending") == 8 - n_done
     res = sweep.run(spec, out=out, workers=0, report=None)
     assert (res.ran, res.skipped) == (8 - n_done, n_done) and res.ok
+
+
+def test_module_function_experiments_are_checked_with_their_own_defaults(tmp_path):
+    spec = {"experiment": "neurosim.experiments.continual:sweep_point", "seeds": 2,
+            "product": {"continual.trials_per_block": [10, 20]}}
+    plan = sweep.run(spec, out=tmp_path / "s.h5", dry_run=True)
+    assert [r["status"] for r in plan.records] == ["pending"] * 4
+    spec["product"]["continual.trials_per_block"] = [10, 0]
+    with pytest.raises(SweepError, match=r"continual.trials_per_block = 0"):
+        sweep.run(spec, out=tmp_path / "s.h5", dry_run=True)
+    with pytest.raises(SweepError, match="cannot be imported"):
+        sweep.run(dict(spec, experiment="neurosim.nowhere:fn"), out=tmp_path / "s.h5")
+    assert list(tmp_path.iterdir()) == []
