@@ -42,7 +42,7 @@ class PointProgress:
     def done(self, record: dict, failed: bool = False):
         self.n += 1
         wall = record.get("wall_s")
-        if wall is not None:
+        if wall is not None and wall == wall:   # a failed point has no time (NaN)
             self.walls.append(wall)
         mean = sum(self.walls) / len(self.walls) if self.walls else float("nan")
         if self.bar is not None:
