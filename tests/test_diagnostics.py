@@ -74,3 +74,19 @@ def test_select_lowest_kappa_modules():
     assert len(select_lowest_kappa_modules(kappas, 0)) == 0
     with pytest.raises(ValueError):
         select_lowest_kappa_modules(kappas, -1)
+
+
+def test_principal_components_span_the_leading_eigenvectors():
+    """The Lanczos top-k equals the full eigendecomposition's leading subspace."""
+    from neurosim.analysis.whatwhen import principal_components
+    rng = np.random.default_rng(5)
+    scales = np.concatenate([np.linspace(10, 4, 6), np.full(294, 0.5)])   # a clear gap
+    X = rng.standard_normal((3000, 300)) * scales @ np.linalg.qr(
+        rng.standard_normal((300, 300)))[0].T
+    got = principal_components(X, 6)
+    Xc = X - X.mean(axis=0)
+    vals, vecs = np.linalg.eigh(Xc.T @ Xc / (len(X) - 1))
+    want = vecs[:, np.argsort(vals)[::-1][:6]]
+    np.testing.assert_allclose(np.abs(np.sum(got * want, axis=0)), 1.0, atol=1e-8)
+    np.testing.assert_array_equal(got, principal_components(X, 6))     # reproducible
+    assert principal_components(X[:, :5], 6).shape == (5, 5)            # k >= n: dense path

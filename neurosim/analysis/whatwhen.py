@@ -134,10 +134,20 @@ def subspace_angle_deg(basis: np.ndarray, w_a: np.ndarray, W_b: np.ndarray) -> f
 
 
 def principal_components(X: np.ndarray, n_components: int) -> np.ndarray:
-    """Top principal directions of samples X (n_samples, n_features), as columns."""
+    """Top principal directions of samples X (n_samples, n_features), as columns.
+
+    Lanczos (``scipy.sparse.linalg.eigsh``, fixed start vector, so reproducible) for the few
+    leading eigenvectors of the covariance: the same subspace as a full ``eigh`` to rounding,
+    ~10x faster at 2001 features (the main job's R8).
+    """
+    from scipy.sparse.linalg import eigsh
     Xc = X - X.mean(axis=0)
     cov = Xc.T @ Xc / max(1, X.shape[0] - 1)
-    vals, vecs = np.linalg.eigh(cov)
+    n = cov.shape[0]
+    if n_components >= n - 1:          # eigsh needs k < n: small problems go dense
+        vals, vecs = np.linalg.eigh(cov)
+    else:
+        vals, vecs = eigsh(cov, k=n_components, which="LA", v0=np.ones(n), tol=0)
     return vecs[:, np.argsort(vals)[::-1][:n_components]]
 
 
