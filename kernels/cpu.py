@@ -184,6 +184,46 @@ def _post(p, s, spikes, count, lo, hi, flag, with_features):
             _centre(s.x[n + lo:n + hi], s.fmean[n + lo:n + hi], p.c_rate)
 
 
+def _lane_dot(w, x):
+    """sum_j w[j] x[j] in float64, in the lane order of ``reference.lane_dot``: element j into
+    lane j % 8, each lane from 0.0 left to right, lanes combined in a fixed tree. The eight
+    independent sums fill a vector register; one sequential sum would wait on each add."""
+    n = x.shape[0]
+    m = n - n % 8
+    a0 = a1 = a2 = a3 = a4 = a5 = a6 = a7 = 0.0
+    for j in range(0, m, 8):
+        a0 += np.float64(w[j]) * np.float64(x[j])
+        a1 += np.float64(w[j + 1]) * np.float64(x[j + 1])
+        a2 += np.float64(w[j + 2]) * np.float64(x[j + 2])
+        a3 += np.float64(w[j + 3]) * np.float64(x[j + 3])
+        a4 += np.float64(w[j + 4]) * np.float64(x[j + 4])
+        a5 += np.float64(w[j + 5]) * np.float64(x[j + 5])
+        a6 += np.float64(w[j + 6]) * np.float64(x[j + 6])
+        a7 += np.float64(w[j + 7]) * np.float64(x[j + 7])
+    tail = n - m
+    if tail > 0:
+        a0 += np.float64(w[m]) * np.float64(x[m])
+    if tail > 1:
+        a1 += np.float64(w[m + 1]) * np.float64(x[m + 1])
+    if tail > 2:
+        a2 += np.float64(w[m + 2]) * np.float64(x[m + 2])
+    if tail > 3:
+        a3 += np.float64(w[m + 3]) * np.float64(x[m + 3])
+    if tail > 4:
+        a4 += np.float64(w[m + 4]) * np.float64(x[m + 4])
+    if tail > 5:
+        a5 += np.float64(w[m + 5]) * np.float64(x[m + 5])
+    if tail > 6:
+        a6 += np.float64(w[m + 6]) * np.float64(x[m + 6])
+    return ((a0 + a1) + (a2 + a3)) + ((a4 + a5) + (a6 + a7))
+
+
+def _axpy(y, a, x):
+    """y += a * x (x converted to float64 first), elementwise."""
+    for j in range(y.shape[0]):
+        y[j] = y[j] + a * np.float64(x[j])
+
+
 def _readout(r, s, io, t):
     g = np.float64(io.gate[t])
     n_out, n_feat = r.W.shape
@@ -193,47 +233,31 @@ def _readout(r, s, io, t):
     r.counters[0] = 1 if g > 0.0 else 0
     learning = r.rule != 0
     for k in range(n_out):
+        r.z[k] = _lane_dot(r.W[k], x)
+        # rows that do not learn inside the kernel equal their snapshot: z0 is z
         if g > 0.0 and learning and r.online[k] > 0.0:
-            # W may have moved since the gate opened: z and z0 in one pass over x
-            acc = 0.0
-            acc0 = 0.0
-            for j in range(n_feat):
-                xj = np.float64(x[j])
-                acc += np.float64(r.W[k, j]) * xj
-                acc0 += np.float64(r.W0[k, j]) * xj
-            r.z[k] = acc
-            r.z0[k] = acc0
+            r.z0[k] = _lane_dot(r.W0[k], x)
         else:
-            # rows that do not learn inside the kernel equal their snapshot: z0 is z
-            acc = 0.0
-            for j in range(n_feat):
-                acc += np.float64(r.W[k, j]) * np.float64(x[j])
-            r.z[k] = acc
-            r.z0[k] = acc
+            r.z0[k] = r.z[k]
+    elig = r.elig
     if r.e_decay == 0.0:
         for j in range(n_feat):
-            r.elig[j] = x[j]
+            elig[j] = x[j]
     else:
+        decay = r.e_decay
         for j in range(n_feat):
-            r.elig[j] = r.elig[j] * r.e_decay + x[j]
+            elig[j] = elig[j] * decay + x[j]
     if g > 0.0:
-        sq = 0.0
-        for j in range(n_feat):
-            sq += np.float64(x[j]) * np.float64(x[j])
-        r.fsums[0] += sq
+        r.fsums[0] += _lane_dot(x, x)
         r.fsums[1] += 1.0
         if r.rule == 1 or r.rule == 2:
             for k in range(n_out):
                 if r.online[k] > 0.0:
                     e = np.float64(io.target[t, k]) - r.z[k]
                     if r.rule == 1:
-                        coef = r.eta * g * e
-                        for j in range(n_feat):
-                            r.W[k, j] = r.W[k, j] + coef * np.float64(r.elig[j])
+                        _axpy(r.W[k], r.eta * g * e, elig)
                     else:
-                        coef = g * e * r.dt_ms
-                        for j in range(n_feat):
-                            r.U[k, j] = r.U[k, j] + coef * np.float64(r.elig[j])
+                        _axpy(r.U[k], g * e * r.dt_ms, elig)
         elif r.rule == 3:
             if r.counters[2] % r.rls_every == 0:
                 for k in range(n_out):
@@ -241,8 +265,7 @@ def _readout(r, s, io, t):
                 rls_step(r.P, r.W, x, r.err, r.lam, r.kbuf)
             r.counters[2] += 1
     if io.tag[t]:
-        for j in range(n_feat):
-            r.tag_sum[j] = r.tag_sum[j] + np.float64(x[j])
+        _axpy(r.tag_sum, 1.0, x)
         r.counters[1] += 1
     n_enc = r.enc.shape[0]
     if n_enc > 0:
@@ -299,7 +322,7 @@ def _chunk(p, s, r, io, rec, noise, t0, n_steps, n_parts):
 
 for _name in ("_noisy_bias", "_set", "_add", "_add_scaled", "_integrate", "_threshold",
               "_decay", "_reset", "_traces", "_slow_traces", "_centre", "_first_at_least",
-              "_add_sparse_rows", "_neurons", "_post", "_readout"):
+              "_add_sparse_rows", "_neurons", "_post", "_lane_dot", "_axpy", "_readout"):
     globals()[_name] = njit(cache=True)(globals()[_name])
 _chunk_serial = njit(cache=True)(_chunk)
 _chunk_parallel = njit(cache=True, parallel=True)(_chunk)

@@ -12,8 +12,9 @@ One step, in Brian2's default schedule order:
 6. features       filtered spike trains, centring, readout z = W x, learning, feedback
 
 Arithmetic is written in the same order as the compiled kernel (``kernels/cpu.py``) so that
-float64 results agree bitwise: scalars are evaluated in float64, dot products are sequential
-sums (``cumsum``), and spikes are propagated one presynaptic row at a time.
+float64 results agree bitwise: scalars are evaluated in float64, dot products are summed in
+8 interleaved lanes (element j into lane j % 8, each lane left to right, then the lanes in a
+fixed tree; :func:`lane_dot`), and spikes are propagated one presynaptic row at a time.
 """
 import numpy as np
 
@@ -21,11 +22,26 @@ from .rls import rls_step_reference
 from .rng import normals_host
 
 
-def _seqdot(matrix, vector):
-    """Row-wise dot products summed left to right (bitwise equal to a scalar loop)."""
-    if matrix.shape[1] == 0:
-        return np.zeros(matrix.shape[0])
-    return np.cumsum(matrix.astype(np.float64) * vector, axis=1)[:, -1]
+LANES = 8
+
+
+def lane_dot(matrix, vector):
+    """Row-wise dot products in float64, summed the way the compiled kernel sums them.
+
+    Element j goes to lane j % 8; each lane is summed left to right from 0.0; the lanes are
+    then combined as ((l0 + l1) + (l2 + l3)) + ((l4 + l5) + (l6 + l7)). Eight independent
+    sums let the CPU kernel keep them in one vector register (a plain left-to-right sum is
+    one add's latency per element).
+    """
+    matrix = np.atleast_2d(matrix)
+    rows, n = matrix.shape
+    prod = np.zeros((rows, -(-n // LANES) * LANES))
+    prod[:, :n] = matrix.astype(np.float64) * np.asarray(vector, np.float64)
+    lanes = np.zeros((rows, LANES))
+    for block in prod.reshape(rows, -1, LANES).transpose(1, 0, 2):
+        lanes = lanes + block
+    return (((lanes[:, 0] + lanes[:, 1]) + (lanes[:, 2] + lanes[:, 3]))
+            + ((lanes[:, 4] + lanes[:, 5]) + (lanes[:, 6] + lanes[:, 7])))
 
 
 def _dv(p, v, u, current):
@@ -115,14 +131,14 @@ def _readout(r, s, io, t):
     if g > 0.0 and r.counters[0] == 0:
         r.W0[:] = r.W
     r.counters[0] = 1 if g > 0.0 else 0
-    r.z[:] = _seqdot(r.W, x)
-    r.z0[:] = _seqdot(r.W0, x) if g > 0.0 else r.z
+    r.z[:] = lane_dot(r.W, x) if r.W.shape[0] else r.z
+    r.z0[:] = lane_dot(r.W0, x) if g > 0.0 and r.W.shape[0] else r.z
     if r.e_decay == 0.0:
         r.elig[:] = x
     else:
         r.elig[:] = r.elig * r.e_decay + x
     if g > 0.0:
-        r.fsums[0] += np.cumsum(x * x)[-1] if x.size else 0.0
+        r.fsums[0] += lane_dot(x, x)[0]
         r.fsums[1] += 1.0
         if r.rule == 1 or r.rule == 2:
             elig = r.elig.astype(np.float64)
