@@ -1,7 +1,8 @@
 """Where the points run: a Dask client for a local cluster, an existing one, or a batch system.
 
 * default: ``dask.distributed.LocalCluster`` with one worker process per core (or
-  ``workers``), one thread each (Numba: cores / workers threads), no dashboard;
+  ``workers``), one thread each, no dashboard (each point's Numba kernels get cores /
+  workers threads: :func:`neurosim.sweep.point.run_point`);
 * ``scheduler="tcp://host:8786"``: an existing cluster (its workers must import neurosim and
   see the sweep's directory at the same path: a shared file system);
 * ``cluster="slurm"`` (or ``pbs``, ``sge``, ``lsf``, ``htcondor``): workers started as batch
@@ -99,11 +100,7 @@ def client_for(workers: int | None = None, scheduler: str | None = None,
             yield c
         return
     n = workers or default_workers()
-    # the cores shared out: a worker's Numba kernels (parallel above a size) use its share
-    # only (Dask already sets the BLAS and OpenMP pools to one thread per worker)
-    env = {"NUMBA_NUM_THREADS": str(max(1, default_workers() // n))}
     with distributed.LocalCluster(n_workers=n, threads_per_worker=1, processes=True,
-                                  dashboard_address=None, silence_logs=logging.ERROR,
-                                  env=env) as lc, \
+                                  dashboard_address=None, silence_logs=logging.ERROR) as lc, \
             distributed.Client(lc) as c:
         yield c

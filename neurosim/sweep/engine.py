@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 
 from .. import interrupts
-from .cluster import client_for, preflight
+from .cluster import client_for, default_workers, preflight
 from .index import is_sweep_file, write_index
 from .point import point_path, read_record, run_point
 from .progress import PointProgress
@@ -83,10 +83,10 @@ def _report_failure(failure: dict, stream=None):
           + f"  output: {failure['log']}", file=stream, flush=True)
 
 
-def _task(spec, point, points_dir: Path) -> dict:
+def _task(spec, point, points_dir: Path, numba_threads: int | None = None) -> dict:
     return {"experiment": spec.experiment, "experiment_name": spec.experiment_name,
             "point_id": point.id, "values": point.values, "config": point.config,
-            "points_dir": str(points_dir.resolve())}
+            "points_dir": str(points_dir.resolve()), "numba_threads": numba_threads}
 
 
 def _run_inline(spec, todo, points_dir, records, failures, progress):
@@ -117,11 +117,13 @@ def _record(point, rec, records, failures, progress):
         progress.done(rec)
 
 
-def _run_dask(client, spec, todo, points_dir, records, failures, progress, retries):
+def _run_dask(client, spec, todo, points_dir, records, failures, progress, retries,
+              numba_threads=None):
     """Submit one task per point; collect as they finish; stop cleanly on SIGINT/SIGTERM."""
     from distributed import wait
     tag = uuid.uuid4().hex[:8]
-    futures = {client.submit(run_point, _task(spec, p, points_dir), retries=retries,
+    futures = {client.submit(run_point, _task(spec, p, points_dir, numba_threads),
+                             retries=retries,
                              pure=False, key=f"neurosim-point-{p.id}-{tag}"): p for p in todo}
     pending = set(futures)
     try:
@@ -201,9 +203,13 @@ def run(spec, out=None, *, workers: int | None = None, scheduler: str | None = N
         if todo and workers == 0 and client is None and scheduler is None and cluster is None:
             _run_inline(spec, todo, points_dir, records, failures, progress)
         elif todo:
-            with client_for(workers or spec.workers, scheduler, cluster, spec.cluster,
-                            client) as c:
-                _run_dask(c, spec, todo, points_dir, records, failures, progress, retries)
+            n = workers or spec.workers
+            # a LocalCluster shares this machine's cores: Numba gets cores / workers each
+            local = client is None and scheduler is None and cluster is None
+            threads = max(1, default_workers() // (n or default_workers())) if local else None
+            with client_for(n, scheduler, cluster, spec.cluster, client) as c:
+                _run_dask(c, spec, todo, points_dir, records, failures, progress, retries,
+                          threads)
     finally:
         progress.close()
         for p in todo:   # finished while the driver stopped (a task cancelled too late)

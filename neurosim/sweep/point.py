@@ -87,7 +87,8 @@ def _call(experiment, config: dict, part: Path):
 
 def run_point(task: dict) -> dict:
     """Run one point and return its record; ``task`` holds ``experiment``, ``point_id``,
-    ``values`` (grid values), ``config`` (user-level config) and ``points_dir``.
+    ``values`` (grid values), ``config`` (user-level config), ``points_dir`` and optionally
+    ``numba_threads`` (threads for Numba's parallel kernels in this task's thread).
 
     Idempotent: a point whose file already exists is not run again (its record is returned).
     """
@@ -96,6 +97,10 @@ def run_point(task: dict) -> dict:
         record = read_record(final)
         if record is not None:
             return record
+    threads = task.get("numba_threads")
+    if threads:   # this task thread's share of the cores for Numba's parallel kernels
+        import numba
+        numba.set_num_threads(max(1, min(int(threads), numba.config.NUMBA_NUM_THREADS)))
     host = socket.gethostname()
     part = final.with_name(f"{final.stem}.{host}-{os.getpid()}.part")
     if part.exists():
