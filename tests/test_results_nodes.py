@@ -20,7 +20,7 @@ def simulated(tmp_path_factory):
     """A 60-neuron network, 200 ms at dt = 0.5 ms, kept in memory and written to a file."""
     path = tmp_path_factory.mktemp("v2") / "r.h5"
     net = build_network(NetworkConfig(n_neurons=60), seed=3)
-    run_cfg = RunConfig(duration_ms=200.0, chunk_ms=50.0, dt_ms=0.5)
+    run_cfg = RunConfig(duration_ms=200.0, chunk_ms=50.0, dt_ms=0.5, backend="numpy")
     with ResultsWriter(path, "w") as w:
         rw = w.create_run("r", "izhikevich2003", dict(ATTRS, n_neurons=60), {})
         rw.write_nodes("reservoir", node_table(net), **node_attrs(net))

@@ -145,6 +145,10 @@ def simulate(config: dict, protocol: dict, feedback_gain: float, run_writer=None
     stream = SineStream(run_cfg.dt_ms, run_cfg.chunk_ms, protocol["settle_ms"],
                         protocol["train_ms"], protocol["test_ms"], tc["frequency_hz"],
                         tc["amplitude"])
+    if run_writer is not None:   # E/I and neuron parameters with the spikes (FORMAT.md)
+        from ..results.nodes import node_attrs, node_table
+        from ..results.schema import DEFAULT_POPULATION
+        run_writer.write_nodes(DEFAULT_POPULATION, node_table(net), **node_attrs(net))
     recorder = Recorder(n, run_cfg.dt_ms, writer=run_writer)
     walls = {"settle": 0.0, "train": 0.0, "test": 0.0}
     state = {"i": 0, "t": time.perf_counter()}

@@ -22,6 +22,8 @@ def regime_check(network, run_cfg, duration_ms: float = 3000.0, run_writer=None)
     ``run_writer`` (optional): the spontaneous run's spikes and rate go to it, the result to
     its metrics, and it is finished, so that R0 can be checked from the file.
     """
+    import time
+    t0 = time.perf_counter()
     sim = Simulator(network, run_cfg)
     rec = Recorder(network.n_neurons, run_cfg.dt_ms, writer=run_writer)
     finite = True
@@ -35,7 +37,8 @@ def regime_check(network, run_cfg, duration_ms: float = 3000.0, run_writer=None)
     if run_writer is not None:
         rec.flush()
         run_writer.write_metrics(scalars=result)
-        run_writer.finish(wall_time_s=0.0, duration_ms=sim.step * run_cfg.dt_ms)
+        run_writer.finish(wall_time_s=time.perf_counter() - t0,
+                          duration_ms=sim.step * run_cfg.dt_ms)
     return result
 
 

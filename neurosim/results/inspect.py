@@ -55,10 +55,19 @@ def _describe_run(run_id: str, g: h5py.Group) -> list[str]:
     width = max((len(n) for n, _ in rows), default=0)
     for name, ds in rows:
         extra = f"  decimation={int(ds.attrs['decimation'])}" if "decimation" in ds.attrs else ""
+        if ds.attrs.get("units"):
+            extra += f"  units={_native(ds.attrs['units'])}"
+        if "columns" in ds.attrs:
+            extra += f"  columns={_fmt(_native(ds.attrs['columns']), 50)}"
         dtype = "str" if h5py.check_string_dtype(ds.dtype) else ds.dtype
         lines.append(f"    {name:<{width}}  {str(ds.shape):<16} {dtype}{extra}")
     if not rows:
         lines.append("    (none)")
+    for pop, nodes in g.get(S.NODES, {}).items():
+        exc = nodes["excitatory"][()] if "excitatory" in nodes else None
+        ei = f", {int(exc.sum())} E / {int(exc.size - exc.sum())} I" if exc is not None else ""
+        lines.append(f"  nodes {pop!r}: {_fmt(nodes.attrs.get('n_nodes', '?'))} neurons{ei}, "
+                     f"model {_fmt(nodes.attrs.get('model', '?'))} (Run.nodes)")
     ck = g.get(S.CHECKPOINT)
     if ck is not None:
         nbytes = sum(ds.size * ds.dtype.itemsize for _, ds in _datasets(ck))
