@@ -35,6 +35,8 @@ The counter-based draws of ``kernels/rng.py`` (Philox-4x32-10 and a ziggurat), k
 a seed gives the same run on every backend. The equations come from ``kernels/equations.py``,
 the same source the CPU kernel compiles.
 """
+from collections import namedtuple
+
 import numpy as np
 from numba import cuda, float64, int64
 
@@ -43,13 +45,28 @@ from .rng import normal
 
 MAX_THREADS = 1024
 
-# fc (float64 constants) and ic (int64 constants) slots
-F_DT, F_C, F_K, F_VR, F_VT, F_VPEAK, F_SYN_DECAY, F_SYN_RISE, F_SYN_SCALE, F_F_DECAY, \
-    F_F_RISE, F_F_INC, F_S_DECAY, F_S_SCALE, F_C_RATE, F_ETA, F_E_DECAY, F_DT_MS = range(18)
-N_FC = 18
-I_FORM, I_SCHEME, I_NOISE, I_DENSE, I_SYN, I_FEAT, I_SLOW, I_CENTER, I_BIASF, I_RULE, \
-    I_RLS_EVERY, I_RECORD, I_NCH, I_NOUT, I_NFEAT, I_NENC, I_NTR, I_HASFB, I_CAP = range(19)
-N_IC = 19
+# The kernel's scalar arguments, one record built from the kernel records' fields by name
+# (``scalars``): Params fields, Readout fields, then the launch's sizes and switches.
+PARAM_SCALARS = ("dt", "C", "k", "vr", "vt", "v_peak", "syn_decay", "syn_rise_decay",
+                 "syn_scale", "f_decay", "f_rise_decay", "f_inc", "s_decay", "s_scale", "c_rate",
+                 "form", "scheme", "has_noise", "dense", "syn_kind", "feat_kind", "has_slow",
+                 "center", "bias_feature")
+READOUT_SCALARS = ("eta", "e_decay", "dt_ms", "rule", "rls_every")
+LAUNCH_SCALARS = ("record", "n_ch", "n_out", "n_feat", "n_enc", "n_tr", "has_fb", "cap")
+Scalars = namedtuple("Scalars", PARAM_SCALARS + READOUT_SCALARS + LAUNCH_SCALARS)
+
+
+def scalars(params, readout, **launch) -> Scalars:
+    """The kernel's scalar record from a ``Params`` and a ``Readout`` record and the launch's
+    values (``LAUNCH_SCALARS``): floats as float64, integers and flags as int64, so that one
+    compiled kernel serves every configuration."""
+    values = {f: getattr(params, f) for f in PARAM_SCALARS}
+    values.update({f: getattr(readout, f) for f in READOUT_SCALARS})
+    values["rls_every"] = max(1, int(values["rls_every"]))
+    values.update(launch)
+    return Scalars(**{f: np.float64(v) if isinstance(v, (float, np.floating)) else np.int64(v)
+                      for f, v in values.items()})
+
 
 @cuda.jit(device=True)
 def _block_sum(sh, val, tid, nt):
@@ -91,7 +108,7 @@ def chunk_kernel(a, b, c, d, bias, sigma, proj, w_dense, indptr, indices, w_data
                  W, W0, U, elig, err, z, z0, tag_sum, enc, online, counters, fsums,
                  drive, target, gate, tag,
                  spk_step, spk_id, n_spk, rate, trace_ids, traces, rz, rz0,
-                 flag, splist, step0, keys, tpos, t_end, fc, ic):
+                 flag, splist, step0, keys, tpos, t_end, sc):
     """Advance replicate ``blockIdx.x`` from ``tpos[b]`` to ``t_end`` (see module docstring).
 
     Per-replicate arrays have a leading axis B: neuron arrays (B, N); ``proj`` (B, C, N);
@@ -99,7 +116,8 @@ def chunk_kernel(a, b, c, d, bias, sigma, proj, w_dense, indptr, indices, w_data
     features (B, F); ``W``/``W0``/``U`` (B, n_out, F); ``enc`` (B, n_enc, N); recording
     ``spk_*`` (B, cap), ``rate`` (B, n_steps), ``traces`` (B, n_steps, n_tr), ``rz``/``rz0``
     (B, n_steps, n_out); inputs ``drive``/``target``/``gate``/``tag`` are shared (n_steps, .).
-    Sizes that may be zero come from ``ic`` (arrays are padded to at least one element).
+    Sizes that may be zero come from ``sc`` (arrays are padded to at least one element);
+    ``sc`` is the :func:`scalars` record.
     """
     rb = cuda.blockIdx.x
     tid = np.int64(cuda.threadIdx.x)
@@ -107,13 +125,13 @@ def chunk_kernel(a, b, c, d, bias, sigma, proj, w_dense, indptr, indices, w_data
     sh_f = cuda.shared.array(MAX_THREADS, float64)
     sh_i = cuda.shared.array(MAX_THREADS, int64)
     n = v.shape[1]
-    form, scheme, has_noise, dense = ic[I_FORM], ic[I_SCHEME], ic[I_NOISE], ic[I_DENSE]
-    syn_kind, feat_kind, has_slow, center = ic[I_SYN], ic[I_FEAT], ic[I_SLOW], ic[I_CENTER]
-    bias_feature, rule, rls_every, record = ic[I_BIASF], ic[I_RULE], ic[I_RLS_EVERY], ic[I_RECORD]
-    n_ch, n_out, n_feat, n_enc, n_tr = ic[I_NCH], ic[I_NOUT], ic[I_NFEAT], ic[I_NENC], ic[I_NTR]
-    has_fb, cap = ic[I_HASFB], ic[I_CAP]
-    dt = fc[F_DT]
-    kk, vr, vt, cm, v_peak = fc[F_K], fc[F_VR], fc[F_VT], fc[F_C], fc[F_VPEAK]
+    form, scheme, has_noise, dense = sc.form, sc.scheme, sc.has_noise, sc.dense
+    syn_kind, feat_kind, has_slow, center = sc.syn_kind, sc.feat_kind, sc.has_slow, sc.center
+    bias_feature, rule, rls_every, record = sc.bias_feature, sc.rule, sc.rls_every, sc.record
+    n_ch, n_out, n_feat, n_enc, n_tr = sc.n_ch, sc.n_out, sc.n_feat, sc.n_enc, sc.n_tr
+    has_fb, cap = sc.has_fb, sc.cap
+    dt = sc.dt
+    kk, vr, vt, cm, v_peak = sc.k, sc.vr, sc.vt, sc.C, sc.v_peak
     per = (n + nt - 1) // nt
     lo = tid * per                      # (no min(): it does not type in numba's CUDA target)
     if lo > n:
@@ -161,13 +179,13 @@ def chunk_kernel(a, b, c, d, bias, sigma, proj, w_dense, indptr, indices, w_data
         # 3. synapses: decay, then add the spiking rows in increasing presynaptic id
         if syn_kind != 0:
             for i in range(tid, n, nt):
-                si, hi_ = synapse_decay(syn_kind, isyn[rb, i], hsyn[rb, i], fc[F_SYN_DECAY],
-                                        fc[F_SYN_RISE], dt)
+                si, hi_ = synapse_decay(syn_kind, isyn[rb, i], hsyn[rb, i], sc.syn_decay,
+                                        sc.syn_rise_decay, dt)
                 isyn[rb, i] = si
                 hsyn[rb, i] = hi_
         cuda.syncthreads()
         tgt = v if syn_kind == 0 else (isyn if syn_kind == 1 else hsyn)
-        scale = 1.0 if syn_kind == 0 else fc[F_SYN_SCALE]
+        scale = 1.0 if syn_kind == 0 else sc.syn_scale
         if dense != 0:
             for i in range(tid, n, nt):
                 for q in range(total):
@@ -200,17 +218,17 @@ def chunk_kernel(a, b, c, d, bias, sigma, proj, w_dense, indptr, indices, w_data
                 spk = 1.0
             if n_out == 0:              # features feed the readouts only
                 continue
-            ff, fr = feature_step(feat_kind, ffast[rb, i], frise[rb, i], spk, fc[F_F_DECAY],
-                                  fc[F_F_RISE], fc[F_F_INC], dt)
+            ff, fr = feature_step(feat_kind, ffast[rb, i], frise[rb, i], spk, sc.f_decay,
+                                  sc.f_rise_decay, sc.f_inc, dt)
             ffast[rb, i] = ff
             frise[rb, i] = fr
             x[rb, i] = ffast[rb, i]
             if has_slow != 0:
-                fslow[rb, i] = fslow[rb, i] * fc[F_S_DECAY] + spk
-                x[rb, n + i] = fslow[rb, i] * fc[F_S_SCALE]
+                fslow[rb, i] = fslow[rb, i] * sc.s_decay + spk
+                x[rb, n + i] = fslow[rb, i] * sc.s_scale
             if center != 0:
                 for jj in range(i, m, n):
-                    xc, mc = centre(np.float64(x[rb, jj]), fmean[rb, jj], fc[F_C_RATE])
+                    xc, mc = centre(np.float64(x[rb, jj]), fmean[rb, jj], sc.c_rate)
                     x[rb, jj] = xc
                     fmean[rb, jj] = mc
         if tid == 0:
@@ -248,10 +266,10 @@ def chunk_kernel(a, b, c, d, bias, sigma, proj, w_dense, indptr, indices, w_data
                     rz[rb, t, k] = zk
                     rz0[rb, t, k] = z0k
             for j in range(tid, n_feat, nt):
-                if fc[F_E_DECAY] == 0.0:
+                if sc.e_decay == 0.0:
                     elig[rb, j] = x[rb, j]
                 else:
-                    elig[rb, j] = elig[rb, j] * fc[F_E_DECAY] + x[rb, j]
+                    elig[rb, j] = elig[rb, j] * sc.e_decay + x[rb, j]
             cuda.syncthreads()
             if g > 0.0:
                 part = 0.0
@@ -266,11 +284,11 @@ def chunk_kernel(a, b, c, d, bias, sigma, proj, w_dense, indptr, indices, w_data
                         if online[rb, k] > 0.0:
                             e = np.float64(target[t, k]) - z[rb, k]
                             if rule == 1:
-                                coef = fc[F_ETA] * g * e
+                                coef = sc.eta * g * e
                                 for j in range(tid, n_feat, nt):
                                     W[rb, k, j] = W[rb, k, j] + coef * np.float64(elig[rb, j])
                             else:
-                                coef = g * e * fc[F_DT_MS]
+                                coef = g * e * sc.dt_ms
                                 for j in range(tid, n_feat, nt):
                                     U[rb, k, j] = U[rb, k, j] + coef * np.float64(elig[rb, j])
                 elif rule == 3 and tid == 0:

@@ -175,31 +175,13 @@ class DeviceBatch:
                 "cap": cap, "n_tr": len(trace_ids), "record": bool(record_spikes)}
 
     # -------------------------------------------------------------- launches
-    def _constants(self, n_ch, rec):
-        kc, p, r = self.kc, self.p0, self.r0
-        fc = np.zeros(kc.N_FC)
-        fc[[kc.F_DT, kc.F_C, kc.F_K, kc.F_VR, kc.F_VT, kc.F_VPEAK]] = (p.dt, p.C, p.k, p.vr,
-                                                                        p.vt, p.v_peak)
-        fc[[kc.F_SYN_DECAY, kc.F_SYN_RISE, kc.F_SYN_SCALE]] = (p.syn_decay, p.syn_rise_decay,
-                                                               p.syn_scale)
-        fc[[kc.F_F_DECAY, kc.F_F_RISE, kc.F_F_INC, kc.F_S_DECAY, kc.F_S_SCALE, kc.F_C_RATE]] = (
-            p.f_decay, p.f_rise_decay, p.f_inc, p.s_decay, p.s_scale, p.c_rate)
-        fc[[kc.F_ETA, kc.F_E_DECAY, kc.F_DT_MS]] = (r.eta, r.e_decay, r.dt_ms)
-        ic = np.zeros(kc.N_IC, np.int64)
-        ic[[kc.I_FORM, kc.I_SCHEME, kc.I_NOISE, kc.I_DENSE, kc.I_SYN, kc.I_FEAT]] = (
-            p.form, p.scheme, int(p.has_noise), int(p.dense), p.syn_kind, p.feat_kind)
-        ic[[kc.I_SLOW, kc.I_CENTER, kc.I_BIASF, kc.I_RULE, kc.I_RLS_EVERY, kc.I_RECORD]] = (
-            int(p.has_slow), int(p.center), int(p.bias_feature), r.rule, max(1, r.rls_every),
-            int(rec["record"]))
-        ic[[kc.I_NCH, kc.I_NOUT, kc.I_NFEAT, kc.I_NENC, kc.I_NTR, kc.I_HASFB, kc.I_CAP]] = (
-            n_ch, self.n_out, self.n_feat, self.n_enc, rec["n_tr"], int(self.has_fb), rec["cap"])
-        return to_device(fc), to_device(ic)
-
     def launch(self, io, rec, keys, step0, t_end):
         """One kernel launch: every replicate runs from ``tpos[b]`` to ``t_end`` (or stops
         early when its spike buffer is full). ``io``: dict of device input arrays; ``keys``
         (B, 2) device noise keys; ``step0``: the global step of the chunk's step 0."""
-        fc, ic = self._constants(io["n_ch"], rec)
+        sc = self.kc.scalars(self.p0, self.r0, record=int(rec["record"]), n_ch=io["n_ch"],
+                             n_out=self.n_out, n_feat=self.n_feat, n_enc=self.n_enc,
+                             n_tr=rec["n_tr"], has_fb=int(self.has_fb), cap=rec["cap"])
         p, s, r = self.p, self.s, self.r
         self.kc.chunk_kernel[self.B, self.threads](
             p["a"], p["b"], p["c"], p["d"], p["bias"], p["sigma"], p["proj"], p["w_dense"],
@@ -211,7 +193,7 @@ class DeviceBatch:
             io["drive"], io["target"], io["gate"], io["tag"],
             rec["spk_step"], rec["spk_id"], rec["n_spk"], rec["rate"], rec["trace_ids"],
             rec["traces"], rec["rz"], rec["rz0"], self.flag, self.splist, np.int64(step0), keys,
-            self.tpos, np.int64(t_end), fc, ic)
+            self.tpos, np.int64(t_end), sc)
 
     def advance(self, io, rec, keys, step0, t_stop, due):
         """Launch until every replicate reached ``t_stop`` or one stopped on a full spike
