@@ -78,7 +78,8 @@ def _parser() -> argparse.ArgumentParser:
                       help="what to draw (default: raster): raster (+ rate in Hz), "
                            "raster-only, rate, psth (cue-aligned raster + PSTH), stats (ISI, "
                            "CV and rate histograms), readouts, weights (over the snapshots), "
-                           "weights-last, metrics, summary (the run's summary figure), sweep")
+                           "weights-last, metrics, overview (one page of the run), summary (the "
+                           "experiment's summary figure redrawn from the file), sweep")
     plot.add_argument("--out", type=Path, default=Path("fig.png"))
     plot.add_argument("--window", default=None, metavar="START:STOP|all",
                       help="raster/rate/summary: time window in ms, e.g. 2000:7000, or 'all' "

@@ -54,3 +54,20 @@ def test_trial_table_is_in_one_unit(results):
     assert np.array_equal(np.diff(tt["start_ms"]), tt["duration_ms"][:-1])
     on = res["main"].trials()["occurred"]
     assert np.allclose(tt["stim_ms"][on] - tt["cue_ms"][on], tt["latency_ms"][on])
+
+
+def test_summary_figure_is_redrawn_from_the_file_alone(results, tmp_path):
+    """plot --kind summary on the file draws, pixel for pixel, the figure the run drew from
+    its in-memory results (whatwhen.png)."""
+    plt = pytest.importorskip("matplotlib.pyplot")
+    from neurosim.experiments.whatwhen_figure import draw
+    from neurosim.plotting import plot_file
+    res, result = results
+    draw(result, tmp_path / "memory.png")
+    out = plot_file(res.path, kind="summary", out=tmp_path / "file.png")
+    a, b = plt.imread(tmp_path / "memory.png"), plt.imread(out)
+    assert a.shape == b.shape and np.array_equal(a, b)
+    assert a.std() > 0.01
+    # the one-page overview stays available
+    over = plot_file(res.path, kind="overview", out=tmp_path / "over.png")
+    assert plt.imread(over).shape != a.shape

@@ -232,9 +232,14 @@ def run_seed(config: dict, out: Path | None, report, seed: int, tag: str = "") -
         from ..results import ResultsWriter
         with ResultsWriter(out, mode="a") as w:
             rw = w.open_run(f"main{tag}")
+            # what_pred and angle_curve: with the series and trials, the summary figure is
+            # redrawn from the file alone (neurosim plot FILE --kind summary)
             rw.write_metrics(scalars=result["scalars"], summary={"criteria": result["rows"]},
                              tables={"amplitude_vs_probability": result["amplitude_table"],
-                                     "r1_decodability": result["r1_table"]})
+                                     "r1_decodability": result["r1_table"],
+                                     "what_pred": phases["main"].what_pred,
+                                     "angle_curve": np.asarray(result["angle_curve"],
+                                                               dtype=np.float64)})
     result["phases"] = phases
     result["R1"] = stats["R1"]
     result["specs"] = specs

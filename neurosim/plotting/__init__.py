@@ -13,12 +13,12 @@ from .panels import accuracy_matrix, metrics, metrics_table, weight_norms, weigh
     weights_over_learning
 from .readouts import readouts
 from .spikes import psth, raster, raster_with_rate, rate, spike_stats
-from .summary import summary
+from .summary import experiment_figure, summary
 
 #: plot_file kinds -> function(run, **options); multi-panel ones return a Figure.
 KINDS = {"raster": raster_with_rate, "raster-only": raster, "rate": rate, "psth": psth,
          "stats": spike_stats, "readouts": readouts, "weights": weights_over_learning,
-         "weights-last": weights, "metrics": metrics, "summary": summary}
+         "weights-last": weights, "metrics": metrics, "overview": summary, "summary": summary}
 
 
 def plot_file(path, run_id=None, kind="raster", out="fig.png", dpi=120, **options):
@@ -31,7 +31,10 @@ def plot_file(path, run_id=None, kind="raster", out="fig.png", dpi=120, **option
         file has one, as the what/when experiment writes it)
     kind : one of ``KINDS``: raster (raster + rate in Hz), raster-only, rate, psth
         (cue-aligned raster + PSTH), stats (ISI, CV, rate histograms), readouts, weights
-        (over the snapshots), weights-last, metrics, summary
+        (over the snapshots), weights-last, metrics, overview (raster, rate, readouts,
+        weights, CV, criteria on one page), summary (the experiment's own summary figure,
+        redrawn from the file, where its file holds what it needs, e.g. whatwhen.png;
+        otherwise the overview)
     out : output image; the format follows its suffix (.png, .pdf, .svg)
     options : passed to the plotting function (e.g. ``t_range_ms=(0, 2000)``,
         ``bin_ms=10``); an option the kind does not take is a ValueError naming both
@@ -43,10 +46,12 @@ def plot_file(path, run_id=None, kind="raster", out="fig.png", dpi=120, **option
     if kind not in KINDS:
         raise ValueError(f"unknown plot kind {kind!r}; choose one of: {', '.join(KINDS)}")
     results = load(path)
-    if run_id is None and kind == "summary" and "main" in results:
+    if run_id is None and kind in ("summary", "overview") and "main" in results:
         run = results["main"]
     else:
         run = results.latest if run_id is None else results[run_id]
+    if kind == "summary" and not options and experiment_figure(run, out):
+        return Path(out)
     func = KINDS[kind]
     accepted = inspect.signature(func).parameters
     wrong = [k for k in options if k not in accepted]
@@ -64,4 +69,4 @@ def plot_file(path, run_id=None, kind="raster", out="fig.png", dpi=120, **option
 
 __all__ = ["raster", "rate", "raster_with_rate", "psth", "spike_stats", "readouts", "weights",
            "weights_over_learning", "weight_norms", "metrics", "metrics_table",
-           "accuracy_matrix", "summary", "plot_file", "KINDS"]
+           "accuracy_matrix", "summary", "experiment_figure", "plot_file", "KINDS"]

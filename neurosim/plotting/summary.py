@@ -1,4 +1,8 @@
-"""``neurosim plot FILE --kind summary``: one figure of a run, drawn from the file alone.
+"""``neurosim plot FILE --kind summary | overview``: figures of a run from the file alone.
+
+``summary`` redraws the experiment's own summary figure (:func:`experiment_figure`; for
+what/when, ``whatwhen.png`` pixel for pixel) where the file holds what it needs, else draws
+the overview. ``overview`` (:func:`summary`) is one page for any run:
 
 Panels, each where the run holds what it needs: raster (E red, I blue; the last 5 s of
 longer runs) and population rate in Hz; the cue-aligned "when" readout by trial type; for
@@ -82,3 +86,57 @@ def summary(run, t_range_ms="auto", bin_ms=None):
     fig.suptitle(f"{run.path.name}: run {run.id!r} ({run.kind})")
     fig.tight_layout()
     return fig
+
+
+def _cue_windows(run, window_steps: int) -> np.ndarray:
+    """``z0`` cut into cue-aligned trial windows, (n_trials, window_steps, n_outputs), as the
+    experiment kept them in memory (rows ``start_step + cue_step`` on, one per step)."""
+    trials = run.trials()
+    if run.series_decimation("z0") != 1:
+        raise ValueError(f"run {run.id!r}: z0 is decimated; the trial windows need every step")
+    z0 = run.series("z0")
+    z0 = z0.reshape(z0.shape[0], -1)
+    start = np.asarray(trials["start_step"], dtype=np.int64) + np.asarray(trials["cue_step"],
+                                                                          dtype=np.int64)
+    # float32, as whatwhen_phases keeps them (the series is the readout's float64 output)
+    out = np.full((start.size, window_steps, z0.shape[1]), np.nan, dtype=np.float32)
+    for k, s in enumerate(start):
+        part = z0[s:s + window_steps]
+        out[k, :len(part)] = part
+    return out
+
+
+def experiment_figure(run, out, dpi=None) -> bool:
+    """Redraw the experiment's own summary figure (what ``neurosim run`` saved) from the
+    file alone, to ``out``; False when the run's experiment has none that its file can
+    redraw. What/when: the six panels of ``whatwhen.png`` from the runs ``main`` and
+    ``switch`` (series ``z0``, trial tables) and the metrics tables
+    ``amplitude_vs_probability``, ``what_pred`` and ``angle_curve`` of ``main``, with the
+    paradigm rebuilt from the stored config."""
+    from neurosim.results import load
+    if run.kind != "whatwhen":
+        return False
+    results = load(run.path)
+    tag = run.id[len(run.attrs.get("phase", "")):] if run.attrs.get("phase") else ""
+    main_id, switch_id = f"main{tag}", f"switch{tag}"
+    if main_id not in results or switch_id not in results:
+        return False
+    main = results[main_id]
+    metrics = main.metrics
+    if not {"amplitude_vs_probability", "what_pred"} <= set(metrics):
+        return False     # written before the file kept what the figure needs
+    from types import SimpleNamespace
+    from neurosim.experiments.whatwhen import _specs
+    from neurosim.experiments.whatwhen_figure import draw
+    specs = _specs(main.config["paradigm"], main.dt_ms)
+    phases = {}
+    for name, rid in (("main", main_id), ("switch", switch_id)):
+        r = results[rid]
+        phases[name] = SimpleNamespace(table=r.trials(),
+                                       z0=_cue_windows(r, specs[name].window_steps))
+    phases["main"].what_pred = np.asarray(metrics["what_pred"])
+    curve = np.asarray(metrics.get("angle_curve", np.zeros((0, 2))))
+    draw({"phases": phases, "specs": specs, "amplitude_table":
+          np.asarray(metrics["amplitude_vs_probability"]),
+          "angle_curve": curve if curve.size else None, "force": None}, out)
+    return True
