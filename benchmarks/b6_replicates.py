@@ -8,7 +8,7 @@ noise), its own seed (network, initial state, noise), and a plastic readout: two
 three-factor online delta rule (eta 1e-4, eligibility decay 0.5) on the fast features, gate
 always open, targets sin / cos at 4 Hz. All replicates share the input stream.
 
-* GPU: :func:`neurosim.gpu.run_replicates` (``backend='cuda'``, device noise), one kernel
+* GPU: :func:`neurosim.replicates.run_replicates` (``backend='cuda'``, device noise), one kernel
   launch per chunk for all B networks (one thread block each); timed loop only
   (``Replicates.wall_s``, which ends with the copy of the final state to the host, so it is
   synchronised), after a warm-up run that compiles the kernel.
@@ -36,7 +36,7 @@ sys.path.insert(0, str(Path(__file__).parent))
 from b5_scaling import device_string, host_string, out_dir, write_csv  # noqa: E402
 
 from neurosim.config import NetworkConfig, RunConfig  # noqa: E402
-from neurosim.gpu import run_replicates  # noqa: E402
+from neurosim.replicates import run_replicates  # noqa: E402
 from neurosim.simulator import n_features, new_readout  # noqa: E402
 from neurosim.streams import ArrayStream  # noqa: E402
 

@@ -27,37 +27,40 @@ def _numba():
 
 def cuda_available() -> bool:
     """True if CuPy imports and sees at least one CUDA device."""
-    try:
-        import cupy
-        return cupy.cuda.runtime.getDeviceCount() > 0
-    except Exception:  # ImportError, CUDARuntimeError, missing driver ...
-        return False
+    from .gpu import cuda_available as available
+    return available()
 
 
 def cuda_simulated() -> bool:
     """True when numba's CUDA simulator is on (``NUMBA_ENABLE_CUDASIM=1``): 'cuda' runs there."""
-    import os
-    return os.environ.get("NUMBA_ENABLE_CUDASIM") == "1"
+    from .gpu import simulator_enabled
+    return simulator_enabled()
 
 
-def _cuda():
+def _cuda(threads=None):
+    """The cuda backend; ``threads``: threads per block (default ``gpu.default_threads``)."""
     if not (cuda_available() or cuda_simulated()):
         raise ConfigError("run.backend = 'cuda' needs CuPy and a visible CUDA GPU; install the "
                           "'gpu' extra (pip install neurosim[gpu]) or use backend 'numba'")
-    from .gpu import cuda_backend
-    return cuda_backend()
+    from .gpu import CudaChunkRunner
+    where = "CUDA simulator" if cuda_simulated() else "GPU"
+    return Backend("cuda", CudaChunkRunner(threads=threads).run_chunk,
+                   f"numba-cuda chunk kernel ({where}), one block per network")
 
 
 _REGISTRY = {"numpy": _numpy, "numba": _numba, "cuda": _cuda}
 
 
-def get_backend(name: str) -> Backend:
-    """Return the backend called ``name`` ('auto' picks the fastest available CPU/GPU one)."""
+def get_backend(name: str, **options) -> Backend:
+    """Return the backend called ``name`` ('auto' picks the fastest available CPU/GPU one).
+
+    ``options`` go to the backend's factory (``cuda``: ``threads`` per block).
+    """
     if name == "auto":
         name = "numba"
     if name not in _REGISTRY:
         raise ConfigError(f"backend {name!r} is unknown; valid names: {', '.join(_REGISTRY)}, auto")
-    return _REGISTRY[name]()
+    return _REGISTRY[name](**options)
 
 
 def available_backends() -> list[str]:

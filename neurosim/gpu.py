@@ -5,16 +5,18 @@ Arrays live in an array module ``xp``: CuPy on a machine with a CUDA GPU, NumPy 
 Every host<->device copy goes through :func:`to_device` / :func:`to_host`; nothing else
 moves data. CuPy and the kernels are imported lazily: the CPU path never needs them.
 
-Two entry points:
+Two users:
 
-* :func:`cuda_backend` -- the ``Backend`` the registry returns for ``run.backend = 'cuda'``.
-  Its ``run_chunk`` follows the CPU contract (host records updated in place): the
+* :class:`CudaChunkRunner` -- the ``run_chunk`` of the ``cuda`` backend
+  (``neurosim.backends``). It follows the CPU contract (host records updated in place): the
   connectivity and constant parameters are uploaded once per ``Params`` record and stay on
   the device; state and readout (O(N + n_feat^2)) are uploaded and downloaded once per call,
   because learners edit them between chunks.
-* :func:`run_replicates` -- B independent networks (one per seed) in one launch per chunk,
-  everything resident on the device; the same call on ``'numba'``/``'numpy'`` loops over
-  Simulators so results compare.
+* :func:`neurosim.replicates.run_replicates` -- B independent networks (one per seed) in one
+  launch per chunk, everything resident on the device.
+
+This module depends on the kernels and the config only (not on the simulator or the backend
+registry).
 
 Noise: drawn on the device with the counter-based generator of ``kernels/rng.py``, keyed by
 the run's seed and the global step: the same numbers the CPU kernels draw.
@@ -22,23 +24,25 @@ the run's seed and the global step: the same numbers the CPU kernels draw.
 from __future__ import annotations
 
 import os
-import time
-from dataclasses import dataclass, replace
 
 import numpy as np
 
-from .backends import Backend, cuda_available
 from .config import ConfigError
 from .kernels.records import State
-from .monitors import Recorder
-from .kernels.rng import key_words
-from .network import build_network, seed_streams
-from .streams import DurationStream, chunk_arrays
 
 _STATE_FIELDS = State._fields
 _READOUT_ARRAYS = ("W", "W0", "U", "elig", "err", "z", "z0", "tag_sum", "enc", "online",
                    "counters", "fsums", "P")
 _READOUT_MUTABLE = ("W", "W0", "U", "elig", "err", "z", "z0", "tag_sum", "counters", "fsums", "P")
+
+
+def cuda_available() -> bool:
+    """True if CuPy imports and sees at least one CUDA device."""
+    try:
+        import cupy
+        return cupy.cuda.runtime.getDeviceCount() > 0
+    except Exception:  # ImportError, CUDARuntimeError, missing driver ...
+        return False
 
 
 def simulator_enabled() -> bool:
@@ -278,122 +282,3 @@ class CudaChunkRunner:
             rec.spk_id[base:k] = to_host(drec["spk_id"])[0, base:k]
             rec.n_spk[0] = k
         return t
-
-
-def cuda_backend(threads=None) -> Backend:
-    """The ``cuda`` Backend (raises ConfigError without a GPU or the simulator)."""
-    if not gpu_usable():
-        raise ConfigError("run.backend = 'cuda' needs CuPy and a visible CUDA GPU; install the "
-                          "'gpu' extra (pip install neurosim[gpu]) or use backend 'numba'")
-    runner = CudaChunkRunner(threads=threads)
-    where = "CUDA simulator" if simulator_enabled() else "GPU"
-    return Backend("cuda", runner.run_chunk, f"numba-cuda chunk kernel ({where}), one block "
-                                             "per network")
-
-
-@dataclass
-class Replicates:
-    """Result of :func:`run_replicates`: one Recorder / State / Readout per seed.
-
-    ``wall_s``: seconds of the simulation loop (on cuda excluding ``setup_s``, the upload of
-    the B networks; includes JIT on a first call); host records are final.
-    """
-    seeds: list
-    recorders: list
-    states: list
-    readouts: list
-    wall_s: float
-    backend: str
-    setup_s: float = 0.0
-
-    @property
-    def spikes(self):
-        """Per-replicate spike monitors (``SpikeMonitor``)."""
-        return [rec.spikes for rec in self.recorders]
-
-
-def run_replicates(net_cfg, run_cfg, seeds, backend="cuda", duration_ms=None, stream=None,
-                   readout=None, threads=None) -> Replicates:
-    """Simulate one network per seed: one launch per chunk on 'cuda', a loop on CPU.
-
-    Parameters
-    ----------
-    net_cfg : NetworkConfig
-    run_cfg : RunConfig
-        dt, dtype, chunk length and recording options (its seed and backend are ignored).
-    seeds : sequence of int
-        One replicate per seed (network, initial state and noise all follow the seed).
-    backend : {'cuda', 'numba', 'numpy'}
-    duration_ms : float, optional
-        Run length without drive (default ``run_cfg.duration_ms``), unless ``stream``.
-    stream : iterable of chunks, optional
-        Inputs shared by every replicate (must be iterable more than once on CPU).
-    readout : callable(net) -> Readout, optional
-        Builds each replicate's readout record (e.g. ``simulator.new_readout``).
-
-    Returns
-    -------
-    Replicates
-    """
-    from .simulator import Simulator, build_params, n_features, new_readout, new_state
-    seeds = [int(x) for x in seeds]
-    nets = [build_network(net_cfg, seed=sd, dtype=run_cfg.dtype) for sd in seeds]
-    readouts = [readout(net) if readout else new_readout(0, n_features(net), net.n_neurons,
-                                                          net.a.dtype) for net in nets]
-    if stream is None:
-        stream = DurationStream(run_cfg.duration_ms if duration_ms is None else duration_ms,
-                                run_cfg.chunk_ms, run_cfg.dt_ms)
-    t_start = time.perf_counter()
-    if backend != "cuda":
-        sims, recs = [], []
-        for sd, net, ro in zip(seeds, nets, readouts):
-            sim = Simulator(net, replace(run_cfg, seed=sd, backend=backend), readout=ro)
-            recs.append(sim.run(stream=stream))
-            sims.append(sim)
-        return Replicates(seeds, recs, [s.state for s in sims], [s.readout for s in sims],
-                          time.perf_counter() - t_start, backend)
-    params = [build_params(net, run_cfg.dt_ms) for net in nets]
-    states = [new_state(net) for net in nets]
-    keys = device_keys([key_words(seed_streams(sd)["noise"]) for sd in seeds])
-    batch = DeviceBatch(params, states, readouts, threads)
-    setup_s = time.perf_counter() - t_start
-    t_start = time.perf_counter()                     # wall_s: the simulation loop only
-    n, n_ch, n_out = nets[0].n_neurons, params[0].proj.shape[0], readouts[0].W.shape[0]
-    dtype, trace_ids = nets[0].a.dtype, np.asarray(run_cfg.record_traces, np.int64)
-    recorders = [Recorder(n, run_cfg.dt_ms) for _ in seeds]
-    for rc in recorders:
-        rc.trace_ids = trace_ids
-    cap, step0, r0 = 4 * n, 0, readouts[0]
-    for chunk in stream:
-        n_steps = int(chunk.n_steps)
-        drive, target, gate, tag = chunk_arrays(chunk, n_ch, n_out, dtype)
-        io = {"drive": to_device(drive), "target": to_device(target), "gate": to_device(gate),
-              "tag": to_device(tag), "n_ch": n_ch}
-        rec = batch.new_recording(n_steps, cap, trace_ids, run_cfg.record_spikes, dtype)
-        due = np.zeros(0, np.int64)
-        if r0.rule == 3 and n_out:
-            count = int(to_host(batch.r["counters"])[0, 2])
-            due = rls_due_steps(gate, count, max(1, r0.rls_every), 0)
-        batch.set_tpos(0)
-        while True:
-            tpos = batch.advance(io, rec, keys, step0, n_steps, due)
-            if run_cfg.record_spikes:
-                ks, st, ids = (to_host(rec[f]) for f in ("n_spk", "spk_step", "spk_id"))
-                for b, rc in enumerate(recorders):
-                    rc.add_spikes(step0 + st[b, :ks[b]].astype(np.int64), ids[b, :ks[b]])
-                rec["n_spk"] = to_device(np.zeros(len(seeds), np.int64))
-            if np.all(tpos >= n_steps):
-                break
-            cap *= 2
-            rec["spk_step"] = to_device(np.zeros((len(seeds), cap), np.int32))
-            rec["spk_id"] = to_device(np.zeros((len(seeds), cap), np.int32))
-            rec["cap"] = cap
-        rate, traces, rz, rz0 = (to_host(rec[f]) for f in ("rate", "traces", "rz", "rz0"))
-        for b, rc in enumerate(recorders):
-            rc.add_chunk(step0, rate[b], rz[b][:, :n_out], rz0[b][:, :n_out],
-                         traces[b][:, :trace_ids.size])
-        step0 += n_steps
-    batch.download_state(states)
-    batch.download_readout(readouts)
-    return Replicates(seeds, recorders, states, readouts, time.perf_counter() - t_start, "cuda",
-                      setup_s)

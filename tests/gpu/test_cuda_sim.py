@@ -12,6 +12,7 @@ import numpy as np
 import pytest
 from numba import cuda  # a module global, so the simulator can swap it inside kernels
 
+from neurosim.backends import get_backend
 from neurosim.config import ChannelConfig, FeaturesConfig, NetworkConfig, RunConfig, SynapseConfig
 from neurosim.monitors import Recorder
 from neurosim.network import build_network
@@ -26,7 +27,6 @@ TOL = 1e-9
 def run_pair(cfg, steps=50, chunk_steps=25, dt=1.0, readout=None, stream=None, capacity=None,
              seed=2):
     """Run ``cfg`` on the numpy reference and on cuda (same noise keys); returns both results."""
-    from neurosim import gpu
     out = {}
     for name in ("numpy", "cuda"):
         net = build_network(cfg, seed=seed, dtype="float64")
@@ -34,7 +34,7 @@ def run_pair(cfg, steps=50, chunk_steps=25, dt=1.0, readout=None, stream=None, c
                         chunk_ms=chunk_steps * dt, seed=seed, record_traces=(0, 3))
         sim = Simulator(net, run, readout=readout(net) if readout else None)
         if name == "cuda":
-            sim.backend = gpu.cuda_backend(threads=THREADS)
+            sim.backend = get_backend("cuda", threads=THREADS)
         if capacity:
             sim._spike_capacity = capacity
         rec = sim.run(stream=stream, recorder=Recorder(net.n_neurons, dt))
@@ -171,7 +171,7 @@ def test_batched_rls_update_matches_reference():
 
 
 def test_replicates_cuda_equal_cpu_loop():
-    from neurosim.gpu import run_replicates
+    from neurosim.replicates import run_replicates
     cfg = NetworkConfig(n_neurons=32, scale_weights_with_n=True)
     run = RunConfig(dtype="float64", duration_ms=40.0, chunk_ms=20.0)
 
@@ -198,7 +198,7 @@ def test_replicates_cuda_equal_cpu_loop():
 
 def test_backend_registry_and_device_rng():
     from neurosim.backends import available_backends, get_backend
-    from neurosim.gpu import run_replicates
+    from neurosim.replicates import run_replicates
     assert "cuda" in available_backends()
     assert get_backend("cuda").name == "cuda"
     assert get_backend("auto").name == "numba"
@@ -224,6 +224,7 @@ _PTX_SCRIPT = textwrap.dedent("""
     # device functions ask the (absent) device for its compute capability: pretend sm_90
     disp.get_current_device = lambda: types.SimpleNamespace(compute_capability=(9, 0))
     import neurosim.gpu as gpu
+    import neurosim.replicates as replicates
     from neurosim.config import NetworkConfig, RunConfig, FeaturesConfig
     from neurosim.kernels import cuda as kc
     captured = []
@@ -239,7 +240,7 @@ _PTX_SCRIPT = textwrap.dedent("""
         cfg = NetworkConfig(n_neurons=16, connectivity=conn,
                             features=FeaturesConfig(tau_slow_ms=20.0, bias=True))
         run = RunConfig(dtype=dtype, duration_ms=2.0, chunk_ms=2.0)
-        gpu.run_replicates(cfg, run, [0], backend="cuda", threads=4)
+        replicates.run_replicates(cfg, run, [0], backend="cuda", threads=4)
     for args in captured[:1] + captured[-1:]:
         sig = tuple(numba.typeof(a) for a in args)
         ptx, _ = cuda.compile_ptx(real.py_func, sig, cc=(9, 0))
@@ -266,17 +267,16 @@ def test_kernel_compiles_to_ptx_for_a_real_gpu():
 @pytest.mark.gpu
 @pytest.mark.parametrize("conn", ["dense", "sparse"])
 def test_real_gpu_matches_numba_n1000(conn):
-    """On a real GPU: N = 1000, 200 steps, host noise; spikes identical to numba."""
+    """On a real GPU: N = 1000, 200 steps, the same noise; spikes identical to numba."""
     cfg = NetworkConfig(n_neurons=1000, connectivity=conn, connection_probability=0.1,
                         scale_weights_with_n=True)
-    from neurosim import gpu
     out = {}
     for name in ("numba", "cuda"):
         net = build_network(cfg, seed=7, dtype="float64")
         sim = Simulator(net, RunConfig(backend="numba", dtype="float64", duration_ms=200.0,
                                        chunk_ms=100.0, seed=7))
         if name == "cuda":
-            sim.backend = gpu.cuda_backend()
+            sim.backend = get_backend("cuda")
         out[name] = (sim, sim.run(recorder=Recorder(1000, 1.0)))
     (sa, ra), (sb, rb) = out["numba"], out["cuda"]
     assert ra.spikes.num_spikes > 100
