@@ -379,9 +379,9 @@ def run(config: dict | None, out: Path, figure: Path | None = None, report="tqdm
               f"{len(todo)} to run")
     t0 = time.perf_counter()
     bar = None
-    if report == "tqdm" and todo:
-        from tqdm.auto import tqdm
-        bar = tqdm(total=len(todo), unit="point")
+    if report is not None and todo:   # a bar on a terminal, one line per point otherwise
+        from ..sweep.progress import PointProgress
+        bar = PointProgress(len(todo), 0, "text" if report == "text" else "auto")
     gains = {p["seed"]: done[p["id"]]["metrics"] for p in points
              if p["kind"] == "gain" and p["id"] in done}
 
@@ -391,8 +391,7 @@ def run(config: dict | None, out: Path, figure: Path | None = None, report="tqdm
         if point["kind"] == "gain":
             gains[point["seed"]] = result["metrics"]
         if bar is not None:
-            bar.set_postfix_str(f"{point['id']} {result['wall_s']:.0f} s")
-            bar.update(1)
+            bar.done({"point_id": point["id"], "wall_s": result["wall_s"]})
 
     first = [p for p in todo if p["kind"] == "gain"]
     rest = [p for p in todo if p["kind"] != "gain"]
