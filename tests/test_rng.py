@@ -49,11 +49,13 @@ def test_every_form_gives_the_same_bits(step0):
         np.testing.assert_array_equal(ranged[:, lo:], oracle[:, lo:])
     for s, i in ((0, 0), (7, 5), (59, 202)):
         assert R.normal(key[0], key[1], step0 + s, i) == oracle[s, i]
-    words = R.philox4x32_host(
-        np.stack([np.full(51, (step0 + np.arange(n_steps))[0] & 0xFFFFFFFF, np.uint64),
-                  np.full(51, step0 >> 32, np.uint64), np.arange(51, dtype=np.uint64),
-                  np.zeros(51, np.uint64)], axis=-1), np.array(key, np.uint64)).ravel()[:n]
-    slow = (words >> np.uint64(8)).astype(np.int64) >= R.KN_INT[(words & np.uint64(127))
+    steps = np.uint64(step0) + np.arange(n_steps, dtype=np.uint64)[:, None]
+    groups = np.arange((n + 3) // 4, dtype=np.uint64)[None, :]
+    st, gr = np.broadcast_arrays(steps, groups)
+    words = R.philox4x32_host(np.stack([st & np.uint64(0xFFFFFFFF), st >> np.uint64(32), gr,
+                                        np.zeros_like(gr)], axis=-1),
+                              np.array(key, np.uint64)).reshape(n_steps, -1)[:, :n]
+    slow = (words >> np.uint64(9)).astype(np.int64) >= R.KN_INT[(words & np.uint64(255))
                                                                 .astype(np.intp)]
     assert slow.sum() >= 1, "the case must exercise the slow path"
 
