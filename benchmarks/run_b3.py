@@ -92,7 +92,8 @@ def loadavg() -> float:
 def steps_of_repeat(repeat, args, work, inputs):
     py = sys.executable
     ns = [py, str(ADAPTERS / "neurosim_whatwhen.py"), "--trials", str(args.trials)]
-    numba_env = {"NUMBA_CACHE_DIR": str(work / "numba_cache")}
+    # one thread, as labelled (at N = 1000 the kernel runs serially anyway)
+    numba_env = {"NUMBA_CACHE_DIR": str(work / "numba_cache"), "NUMBA_NUM_THREADS": "1"}
     b2 = [py, str(ADAPTERS / "brian2_whatwhen.py"), str(inputs)]
 
     def neurosim(dtype):
