@@ -23,7 +23,7 @@ setup(
         "test": ["pytest>=7", "matplotlib>=3.7", "dask[distributed]>=2024.1",
                  # the readers the io tests check the exports against (libsonata, pynwb's
                  # validator, elephant); wheels for Python 3.11 with numpy 2.3
-                 "pandas>=1.5", "neo>=0.13", "elephant>=1.1", "pynwb>=2.8",
+                 "pandas>=1.5", "xarray>=2023.1", "neo>=0.13", "elephant>=1.1", "pynwb>=2.8",
                  "libsonata>=0.1.20",
                  # numba-cuda with the CUDA 12 compiler wheels (NVVM): the GPU kernel is
                  # compiled to PTX for sm_90 in CI, where there is no GPU
@@ -35,7 +35,7 @@ setup(
         "gpu": ["cupy-cuda12x>=13", "numba-cuda[cu12]>=0.20"],
         # neurosim export --format nwb (pynwb), run.to_neo() (neo; elephant to analyse it),
         # pandas views; the SONATA export needs only h5py
-        "io": ["pandas>=1.5", "neo>=0.13", "elephant>=1.1", "pynwb>=2.8"],
+        "io": ["pandas>=1.5", "xarray>=2023.1", "neo>=0.13", "elephant>=1.1", "pynwb>=2.8"],
         # neurosim sweep: Dask distributed (LocalCluster, --scheduler); --cluster slurm etc.
         # also needs dask-jobqueue. Kept out of install_requires: single runs do not need it.
         "sweep": ["dask[distributed]>=2024.1"],

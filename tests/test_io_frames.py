@@ -65,3 +65,19 @@ def test_nodes_frame_and_errors(run):
         run.to_pandas("spikes", time_unit="h")
     with pytest.raises(ValueError, match="choose one of spikes, series, trials, nodes"):
         run.to_pandas("weights")
+
+
+def test_xarray_dataset_labels_columns_units_and_decimations(run):
+    pytest.importorskip("xarray")
+    ds = run.to_xarray(names=["rate", "z0"])
+    assert ds["z0"].dims == ("time_ms", "z0_column")
+    assert ds["z0_column"].values.tolist() == ["when", "what_A"]
+    assert ds["time_ms"].values.tolist() == [0.0, 0.5, 1.0, 1.5]
+    np.testing.assert_array_equal(ds["z0"].sel(z0_column="what_A").values, run.series("z0")[:, 1])
+    assert ds["rate"].attrs["units"] == "Hz" and ds["z0"].attrs["units"] == "1"
+    mixed = run.to_xarray(time_unit="s")      # 'slow' (decimation 2) gets its own time axis
+    assert mixed["slow"].dims[0] == "time_s_slow"
+    assert mixed["time_s_slow"].values.tolist() == [0.0, 0.001]
+    assert mixed["rate"].dims[0] == "time_s_rate"
+    with pytest.raises(KeyError):
+        run.to_xarray(names=["nope"])

@@ -1,7 +1,7 @@
-"""pandas views of a run: every table has named columns and one time unit, said in the
-column names (``time_ms`` or ``time_s``, ``latency_ms``, ``rate_hz``).
+"""pandas and xarray views of a run: every table has named columns and one time unit, said
+in the column names (``time_ms`` or ``time_s``, ``latency_ms``, ``rate_hz``).
 
-``Run.to_pandas(what)`` calls these (``pip install 'neurosim[io]'`` for pandas).
+``Run.to_pandas(what)`` and ``Run.to_xarray()`` call these (``pip install 'neurosim[io]'``).
 """
 from __future__ import annotations
 
@@ -74,6 +74,34 @@ def series_frame(run, names=None, time_unit: str = "ms"):
     frame = pd.DataFrame({k: v[:length] for k, v in cols.items()},
                          index=pd.Index(times[:length] / per, name=f"time_{time_unit}"))
     return frame
+
+
+def series_dataset(run, names=None, time_unit: str = "ms"):
+    """The per-step series as an ``xarray.Dataset``: one variable per series, dims
+    ``(time_<unit>, <series>_column)`` with the column names as labels (``when``, ``what_A``)
+    and the series' unit in ``attrs["units"]``; series may have different decimations (each
+    gets its own time coordinate ``time_<unit>_<series>`` when they differ)."""
+    xr = need("xarray", "Run.to_xarray()")
+    per = _unit(time_unit)
+    names = list(run.series_names if names is None else names)
+    for n in names:
+        run._need(n, run.series_names, "series")
+    if not names:
+        raise ValueError(f"run {run.id!r} records no series")
+    decs = {n: run.series_decimation(n) for n in names}
+    shared = len(set(decs.values())) == 1
+    variables, coords = {}, {}
+    for n in names:
+        values = run.series(n)
+        values = values.reshape(values.shape[0], -1)
+        tdim = f"time_{time_unit}" if shared else f"time_{time_unit}_{n}"
+        times = run.series_times(n)[:values.shape[0]] / per
+        cdim = f"{n}_column"
+        coords[tdim] = times
+        coords[cdim] = list(run.series_columns(n))
+        variables[n] = xr.DataArray(values[:times.shape[0]], dims=(tdim, cdim),
+                                    attrs={"units": run.series_units(n) or "1"})
+    return xr.Dataset(variables, coords=coords, attrs={"run": run.id})
 
 
 def trials_frame(run, time_unit: str = "ms"):

@@ -377,6 +377,13 @@ class Run:
             raise ValueError(f"to_pandas(what={what!r}): choose one of {', '.join(WHATS)}")
         return to_pandas(self, what, **options)
 
+    def to_xarray(self, names=None, time_unit: str = "ms"):
+        """The series as an ``xarray.Dataset`` (one variable per series, labelled columns,
+        units in attrs; :func:`neurosim.io.frames.series_dataset`). Needs xarray
+        (``pip install 'neurosim[io]'``)."""
+        from ..io.frames import series_dataset
+        return series_dataset(self, names, time_unit)
+
 
 class Results:
     """All runs of one results file: ``results.runs``, ``results[run_id]``, ``results.latest``."""
