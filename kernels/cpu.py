@@ -21,6 +21,8 @@ NumPy and CUDA) give the same bits. The same source is compiled twice, with and 
 ``parallel=True``; :func:`run_chunk` picks the parallel one when it pays (see
 ``PARALLEL_MIN_NEURONS``).
 """
+import types
+
 import numba
 import numpy as np
 from numba import njit, prange
@@ -324,8 +326,19 @@ for _name in ("_noisy_bias", "_set", "_add", "_add_scaled", "_integrate", "_thre
               "_decay", "_reset", "_traces", "_slow_traces", "_centre", "_first_at_least",
               "_add_sparse_rows", "_neurons", "_post", "_lane_dot", "_axpy", "_readout"):
     globals()[_name] = njit(cache=True)(globals()[_name])
-_chunk_serial = njit(cache=True)(_chunk)
-_chunk_parallel = njit(cache=True, parallel=True)(_chunk)
+def _renamed(fn, name):
+    """A copy of ``fn`` under another name. Numba's disk cache files a function under its
+    qualified name and line, not its jit options: compiled from one function object, the
+    parallel form and the serial form would load each other's cached code."""
+    copy = types.FunctionType(fn.__code__, fn.__globals__, name, fn.__defaults__,
+                              fn.__closure__)
+    copy.__qualname__ = name
+    copy.__doc__ = fn.__doc__
+    return copy
+
+
+_chunk_serial = njit(cache=True)(_renamed(_chunk, "_chunk_serial"))
+_chunk_parallel = njit(cache=True, parallel=True)(_renamed(_chunk, "_chunk_parallel"))
 
 
 def run_chunk(p, s, r, io, rec, noise, t0, n_steps):
