@@ -44,6 +44,16 @@ def _column_label(name, column, units):
     return f"{label}_{units.lower()}" if units else label
 
 
+def _series_names(run, names):
+    """``names`` (default: every series of the run), each checked to exist; never empty."""
+    names = list(run.series_names if names is None else names)
+    for n in names:
+        run._need(n, run.series_names, "series")
+    if not names:
+        raise ValueError(f"run {run.id!r} records no series")
+    return names
+
+
 def series_frame(run, names=None, time_unit: str = "ms"):
     """Per-step series side by side, indexed by ``time_<unit>``.
 
@@ -53,11 +63,7 @@ def series_frame(run, names=None, time_unit: str = "ms"):
     """
     pd = need("pandas", "Run.to_pandas()")
     per = _unit(time_unit)
-    names = list(run.series_names if names is None else names)
-    for n in names:
-        run._need(n, run.series_names, "series")
-    if not names:
-        raise ValueError(f"run {run.id!r} records no series")
+    names = _series_names(run, names)
     decs = {n: run.series_decimation(n) for n in names}
     if len(set(decs.values())) > 1:
         raise ValueError(f"series of different decimations cannot share a table: {decs}; "
@@ -83,11 +89,7 @@ def series_dataset(run, names=None, time_unit: str = "ms"):
     gets its own time coordinate ``time_<unit>_<series>`` when they differ)."""
     xr = need("xarray", "Run.to_xarray()")
     per = _unit(time_unit)
-    names = list(run.series_names if names is None else names)
-    for n in names:
-        run._need(n, run.series_names, "series")
-    if not names:
-        raise ValueError(f"run {run.id!r} records no series")
+    names = _series_names(run, names)
     decs = {n: run.series_decimation(n) for n in names}
     shared = len(set(decs.values())) == 1
     variables, coords = {}, {}
