@@ -6,6 +6,19 @@ import numpy as np
 from ._common import as_run, new_axes, pyplot
 
 
+def _weight_snapshots(run, name):
+    """(name, snapshots) of the weights ``name`` (default: the run's first), with at least
+    one snapshot; ValueError naming the run otherwise."""
+    if name is None:
+        if not run.weight_names:
+            raise ValueError(f"run {run.id!r} records no weights")
+        name = run.weight_names[0]
+    snaps = run.weights(name)
+    if len(snaps.trial) == 0:
+        raise ValueError(f"weights {name!r} of run {run.id!r} hold no snapshot")
+    return name, snaps
+
+
 def weights(run, name=None, ax=None, kind="auto", snapshot=-1, bins=50, max_histograms=5):
     """Weight array ``name`` (default: the first recorded).
 
@@ -15,13 +28,7 @@ def weights(run, name=None, ax=None, kind="auto", snapshot=-1, bins=50, max_hist
     Returns the Axes.
     """
     run = as_run(run)
-    if name is None:
-        if not run.weight_names:
-            raise ValueError(f"run {run.id!r} records no weights")
-        name = run.weight_names[0]
-    snaps = run.weights(name)
-    if len(snaps.trial) == 0:
-        raise ValueError(f"weights {name!r} of run {run.id!r} hold no snapshot")
+    name, snaps = _weight_snapshots(run, name)
     if kind == "auto":
         kind = "image" if snaps.data.ndim == 3 else "hist"
     if kind not in ("image", "hist"):
@@ -85,13 +92,7 @@ def weights_over_learning(run, name=None, max_rows=3):
     heatmap per output (up to ``max_rows``): snapshot (trials completed) x presynaptic index.
     """
     run = as_run(run)
-    if name is None:
-        if not run.weight_names:
-            raise ValueError(f"run {run.id!r} records no weights")
-        name = run.weight_names[0]
-    snaps = run.weights(name)
-    if len(snaps.trial) == 0:
-        raise ValueError(f"weights {name!r} of run {run.id!r} hold no snapshot")
+    name, snaps = _weight_snapshots(run, name)
     data = snaps.data.reshape(len(snaps.trial), snaps.data.shape[1] if snaps.data.ndim > 2 else 1, -1)
     rows = _row_names(run, name, data.shape[1])
     shown = min(data.shape[1], max_rows)
