@@ -60,6 +60,11 @@ def get_backend(name: str, **options) -> Backend:
         name = "numba"
     if name not in _REGISTRY:
         raise ConfigError(f"backend {name!r} is unknown; valid names: {', '.join(_REGISTRY)}, auto")
+    accepted = {"cuda": ("threads",)}.get(name, ())
+    unknown = sorted(set(options) - set(accepted))
+    if unknown:
+        raise ConfigError(f"backend {name!r} takes no option(s) {unknown}; it accepts: "
+                          f"{', '.join(accepted) or 'none'}")
     return _REGISTRY[name](**options)
 
 

@@ -158,3 +158,10 @@ def test_whatwhen_trial_progress_prints_lines_without_a_terminal(monkeypatch, ca
     lines = capsys.readouterr().out.splitlines()
     assert lines[0] == "5 of about 50 trials" and lines[-1] == "50 of about 50 trials"
     assert len(lines) == 10 and "\r" not in "".join(lines)
+
+
+def test_backend_options_are_checked_by_name():
+    with pytest.raises(ConfigError, match=r"backend 'numba' takes no option\(s\) \['threads'\]"):
+        get_backend("numba", threads=2)
+    with pytest.raises(ConfigError, match=r"'cuda' takes no option\(s\) \['block'\]; it accepts: threads"):
+        get_backend("cuda", block=4)
