@@ -11,7 +11,8 @@ EXPERIMENTS = {
     "izhikevich2003": "neurosim.experiments.izhikevich2003",
     "whatwhen": "neurosim.experiments.whatwhen",
     "whatwhen_robustness": "neurosim.experiments.whatwhen_robustness",
-    "force_sinusoid": "neurosim.experiments.force_sinusoid",
+    "force": "neurosim.experiments.force",
+    "force_sinusoid": "neurosim.experiments.force",  # alias of force (its default target)
     "continual": "neurosim.experiments.continual",
 }
 
