@@ -8,7 +8,7 @@ import pytest
 
 from neurosim.analysis.oscillation import (best_lag_correlation, pearson, rms_error,
                                            spectral_peak, windowed_best_lag_correlation)
-from neurosim.experiments import force_sinusoid as fs
+from neurosim.experiments import force as fs
 
 
 # ------------------------------------------------------------------ analysis (fast)
