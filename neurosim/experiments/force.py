@@ -1,24 +1,33 @@
-"""FORCE check: a spiking network trained by RLS to produce a 5 Hz sine (Nicola & Clopath 2017).
+"""FORCE: a spiking network trained by RLS to produce a target signal (Nicola & Clopath 2017).
 
-The sinusoid example of Nicola & Clopath (2017, Nat. Commun. 8:2208; ModelDB 190565), as in
+The network of Nicola & Clopath (2017, Nat. Commun. 8:2208; ModelDB 190565), as in
 MODEL.md "FORCE baseline": N = 2000 Izhikevich (2007 form) neurons, C = 250, k = 2.5,
 vr = -60, vt = -19.2, b = -2, a = 0.01, d = 200, v_peak = 30, v_reset = -65, I_bias = 1000
 (at rheobase, so v starts uniform in [vr, v_peak]); double-exponential synapses (rise 2 ms,
-decay 20 ms); static weights G N(0,1) [U < p] / (p sqrt(N)), G = 5e3, p = 0.1; the output
-z = W r fed back through encoders (2 U(0,1) - 1) Q, Q = 5e3; dt = 0.04 ms, forward Euler.
-Readout features r: every neuron's unit-area double-exponential filtered spike train
-(no centring, no bias). RLS every 20 steps during training, P(0) = 2 I (alpha = 0.5), the
-exact RLS gain (``kernels/rls.py``: W -= c err (P x)^T, c = 1 / (1 + x.P x)).
+decay 20 ms); static weights G N(0,1) [U < p] / (p sqrt(N)), G = 5e3, p = 0.1; the outputs
+z = W r (one per target column) fed back through encoders (2 U(0,1) - 1) Q, shape
+(n_outputs, N), Q = 5e3; dt = 0.04 ms, forward Euler. Readout features r: every neuron's
+unit-area double-exponential filtered spike train (no centring, no bias). RLS every 20 steps
+during training, P(0) = 2 I (alpha = 0.5), the exact RLS gain (``kernels/rls.py``:
+W -= c err (P x)^T, c = 1 / (1 + x.P x)).
+
+The target (``target`` section, :mod:`.force_targets`): by default the paper's 5 Hz sine; any
+sum of sines, an array from a .npy / .h5 file, the van der Pol oscillator
+(``target.kind = "vanderpol"``, which also sets the preset ``PRESETS["vanderpol"]``: G = 1e4,
+Q = 2e4, under the user's own settings), or a Python callable (``run(..., target=f)``).
+``neurosim run force_sinusoid`` is an alias of ``neurosim run force``.
 
 Protocols: shortened (default) 0.5 s settle / 1 s training / 1 s test; ``full``: 5 / 5 / 5 s
-(the paper's 15 s run). After training, with learning off, on the test output: correlation
-and RMS error against the target over the first test second, best-lag correlation per
-0.5 s window (lags within +-100 ms), spectral peak frequency over the whole test. A control
-run with the same network and no feedback (Q = 0) must fail (correlation <= 0.5).
+(the paper's 15 s run); both are config sections (``protocol``, ``full_protocol``, ms).
+After training, with learning off, per output on the test period: correlation and RMS error
+against the target over the first ``eval_ms`` (the pass criteria), best-lag correlation per
+0.5 s window (lags within +-100 ms, reported); for sums of sines also the spectral peak over
+the whole test (judged against the largest component's frequency). A control run with the
+same network and no feedback (Q = 0) must fail (correlation <= 0.5 on every output).
 
-Results: one run per condition (``feedback`` True / False) with series ``z``, ``z0``,
-``target``, ``gate``, ``rate``, and metrics; a figure of output vs target over the last
-part of training and the test period.
+Results: one run per condition (``feedback`` True / False) with series ``z`` and ``target``
+(n_steps, n_outputs), ``gate``, ``rate``, and metrics; a figure of output vs target over the
+last part of training and the test period, one panel per output.
 """
 from __future__ import annotations
 
@@ -29,11 +38,13 @@ import numpy as np
 
 from ..analysis.oscillation import (pearson, rms_error, spectral_peak,
                                     windowed_best_lag_correlation)
+from ..config import merge
 from ..learners.force import Force
 from ..monitors import Recorder
 from ..network import build_network, seed_streams
 from ..simulator import Simulator, n_features
 from ..streams import Chunk
+from . import force_targets as targets
 from .common import full_config, network_and_run, open_run, resolve
 
 DEFAULT_CONFIG = {
@@ -50,7 +61,15 @@ DEFAULT_CONFIG = {
     "run": {"dt_ms": 0.04, "chunk_ms": 100.0, "dtype": "float64", "seed": 0,
             "record_spikes": False, "checkpoint_every_chunks": 0},
     "force": {"alpha": 0.5, "rls_every": 20, "forgetting": 1.0, "feedback_gain": 5000.0},
-    "target": {"frequency_hz": 5.0, "amplitude": 1.0},
+    # the signal to learn (neurosim.experiments.force_targets): kind sines | file | vanderpol
+    # (| callable, from Python); frequency_hz / amplitude: shorthand for one sine, when set
+    "target": {
+        "kind": "sines",
+        "components": [{"frequency_hz": 5.0, "amplitude": 1.0, "phase": 0.0}],
+        "frequency_hz": 5.0, "amplitude": 1.0,
+        "file": "", "dataset": "", "dt_ms": 1.0,
+        "mu": 5.0, "space_scale": 10.0, "time_scale": 20.0,
+    },
     # shortened protocol (default) and the full one (--full); times in ms
     "protocol": {"settle_ms": 500.0, "train_ms": 1000.0, "test_ms": 1000.0},
     "full_protocol": {"settle_ms": 5000.0, "train_ms": 5000.0, "test_ms": 5000.0},
@@ -61,11 +80,18 @@ DEFAULT_CONFIG = {
                  "peak_tolerance_hz": 0.2, "control_correlation_max": 0.5},
 }
 
+# Settings a target kind brings with it, under the user's own (Nicola & Clopath 2017).
+PRESETS = {
+    "vanderpol": {"network": {"gaussian_gain": 1.0e4}, "force": {"feedback_gain": 2.0e4}},
+}
+
 # Allowed intervals of the numeric settings (neurosim.config_check).
 BOUNDS = {
     "force.alpha": (0, None, "lo_open"), "force.rls_every": (1, None),
     "force.forgetting": (0, 1, "lo_open"), "force.feedback_gain": (0, None),
-    "target.frequency_hz": (0, None, "lo_open"), "target.amplitude": (0, None, "lo_open"),
+    "target.frequency_hz": (0, None), "target.amplitude": (0, None, "lo_open"),
+    "target.dt_ms": (0, None, "lo_open"), "target.mu": (0, None, "lo_open"),
+    "target.space_scale": (0, None, "lo_open"), "target.time_scale": (0, None, "lo_open"),
     "protocol.settle_ms": (0, None), "protocol.train_ms": (0, None, "lo_open"),
     "protocol.test_ms": (0, None, "lo_open"), "full_protocol.settle_ms": (0, None),
     "full_protocol.train_ms": (0, None, "lo_open"),
@@ -78,22 +104,37 @@ BOUNDS = {
 }
 
 
-class SineStream:
-    """Chunks of settle / train / test with a sine target and the gate open in training.
+def resolve_config(user: dict | None, fn=None) -> tuple[dict, dict]:
+    """``(config, target_spec)``: the user's config over the default (and over the preset of
+    its target kind), checked; ``target_spec`` the checked target (``force_targets``)."""
+    user = targets.normalize_user(user)
+    kind = (user.get("target") or {}).get("kind") if isinstance(user.get("target"), dict) \
+        else None
+    base = merge(DEFAULT_CONFIG, PRESETS.get(kind, {})) if fn is None else DEFAULT_CONFIG
+    config = resolve(base, user, bounds=BOUNDS)
+    return config, targets.check_target(config["target"], fn)
 
-    Chunks never straddle a phase boundary; ``chunks[i]`` is ``(phase, lo, hi)`` of chunk
-    ``i``. ``before_chunk(chunk)``, if set, is called just before each chunk is handed out.
+
+class TargetStream:
+    """Chunks of settle / train / test with the target and the gate open in training.
+
+    ``target``: a function of the step times ``t_ms`` (n_steps,) returning the target
+    (n_steps, n_outputs), or such an array. Chunks never straddle a phase boundary;
+    ``chunks[i]`` is ``(phase, lo, hi)`` of chunk ``i``. ``before_chunk(chunk)``, if set, is
+    called just before each chunk is handed out.
     """
     before_chunk = None
 
-    def __init__(self, dt_ms, chunk_ms, settle_ms, train_ms, test_ms, frequency_hz,
-                 amplitude):
+    def __init__(self, dt_ms, chunk_ms, settle_ms, train_ms, test_ms, target):
         steps = lambda ms: int(round(ms / dt_ms))  # noqa: E731
         self.bounds = np.cumsum([0, steps(settle_ms), steps(train_ms), steps(test_ms)])
         self.total_steps = int(self.bounds[-1])
         self.chunk_steps = max(1, steps(chunk_ms))
-        t_s = np.arange(self.total_steps) * dt_ms / 1000.0
-        self.target = amplitude * np.sin(2.0 * np.pi * frequency_hz * t_s)
+        t_ms = np.arange(self.total_steps) * dt_ms
+        self.target = np.asarray(target(t_ms) if callable(target) else target, dtype=float)
+        if self.target.shape[0] != self.total_steps or self.target.ndim != 2:
+            raise ValueError(f"target has shape {self.target.shape}; the protocol needs "
+                             f"({self.total_steps}, n_outputs)")
         self.gate = np.zeros(self.total_steps)
         self.gate[self.bounds[1]:self.bounds[2]] = 1.0
         self.chunks = []  # (phase, lo, hi)
@@ -107,44 +148,46 @@ class SineStream:
 
     def __iter__(self):
         for _, lo, hi in self.chunks:
-            chunk = Chunk(hi - lo, target=self.target[lo:hi, None], gate=self.gate[lo:hi])
+            chunk = Chunk(hi - lo, target=self.target[lo:hi], gate=self.gate[lo:hi])
             if self.before_chunk is not None:
                 self.before_chunk(chunk)
             yield chunk
 
 
-def encoders(seed: int, n_neurons: int, gain: float) -> np.ndarray:
-    """Feedback encoders ``(2 U(0,1) - 1) * gain``, shape (1, N), from the seed's own stream.
+def encoders(seed: int, n_neurons: int, gain: float, n_outputs: int = 1) -> np.ndarray:
+    """Feedback encoders ``(2 U(0,1) - 1) * gain``, shape (n_outputs, N), from the seed's own
+    stream (row 0 the same for any ``n_outputs``).
 
     Drawn from a child of the ``connectivity`` seed stream (independent of the weights),
     so the control (gain 0) has exactly the same network.
     """
     rng = np.random.default_rng(seed_streams(seed)["connectivity"].spawn(1)[0])
-    return (2.0 * rng.random((1, n_neurons)) - 1.0) * gain
+    return (2.0 * rng.random((n_outputs, n_neurons)) - 1.0) * gain
 
 
-def simulate(config: dict, protocol: dict, feedback_gain: float, run_writer=None,
+def simulate(config: dict, protocol: dict, feedback_gain: float, target, run_writer=None,
              report=None) -> dict:
-    """Build, train and test one network; return its series, timings and final readout.
+    """Build, train and test one network on ``target`` (see :class:`TargetStream`); return
+    its series, timings and final readout.
 
     Returns
     -------
-    dict with ``z`` (n_steps,), ``target`` (n_steps,), ``bounds`` (phase step boundaries),
+    dict with ``z`` and ``target`` (n_steps, n_outputs), ``bounds`` (phase step boundaries),
     ``rate_hz`` (mean rate per phase), ``wall_s`` per phase and in total, ``net`` and ``sim``.
     """
     net_cfg, run_cfg = network_and_run(config)
-    fc, tc = config["force"], config["target"]
+    fc = config["force"]
+    stream = TargetStream(run_cfg.dt_ms, run_cfg.chunk_ms, protocol["settle_ms"],
+                          protocol["train_ms"], protocol["test_ms"], target)
+    n_out = stream.target.shape[1]
     net = build_network(net_cfg, run_cfg.seed, run_cfg.dtype)
     n = net.n_neurons
-    enc = encoders(run_cfg.seed, n, feedback_gain)
+    enc = encoders(run_cfg.seed, n, feedback_gain, n_out)
     learner = Force(alpha=fc["alpha"], rls_every=int(fc["rls_every"]),
                     forgetting=fc["forgetting"])
-    readout = learner.init_state(n_features(net), 1, n, run_cfg.dtype, run_cfg.dt_ms,
+    readout = learner.init_state(n_features(net), n_out, n, run_cfg.dtype, run_cfg.dt_ms,
                                  encoders=enc)
     sim = Simulator(net, run_cfg, readout=readout)
-    stream = SineStream(run_cfg.dt_ms, run_cfg.chunk_ms, protocol["settle_ms"],
-                        protocol["train_ms"], protocol["test_ms"], tc["frequency_hz"],
-                        tc["amplitude"])
     if run_writer is not None:   # E/I and neuron parameters with the spikes (FORMAT.md)
         from ..results.nodes import node_attrs, node_table
         from ..results.schema import DEFAULT_POPULATION
@@ -173,16 +216,16 @@ def simulate(config: dict, protocol: dict, feedback_gain: float, run_writer=None
     rate_hz = {phase: float(rate[a:b].mean()) if b > a else float("nan")
                for phase, a, b in zip(("settle", "train", "test"), stream.bounds[:-1],
                                       stream.bounds[1:])}
-    return {"z": recorder.z[:, 0], "target": stream.target, "bounds": stream.bounds,
+    return {"z": recorder.z, "target": stream.target, "bounds": stream.bounds,
             "rate_hz": rate_hz, "wall_s": walls, "loop_wall_s": sim.wall_time_s,
             "net": net, "sim": sim, "dt_ms": run_cfg.dt_ms, "n_rls_updates":
             int(-(-(stream.bounds[2] - stream.bounds[1]) // int(fc["rls_every"])))}
 
 
-def evaluate(z, target, bounds, dt_ms: float, evaluation: dict) -> dict:
-    """Test-period measures: correlation / RMS over the first ``eval_ms``, best-lag
-    correlation per window, spectral peak over the whole test (all on the output with
-    learning off).
+def evaluate(z, target, bounds, dt_ms: float, evaluation: dict, spectrum: bool = True) -> dict:
+    """Test-period measures of one output (``z``, ``target``: (n_steps,)): correlation / RMS
+    over the first ``eval_ms``, best-lag correlation per window, and (``spectrum``) the
+    spectral peak over the whole test (all on the output with learning off).
 
     Signals are subsampled every ``sample_ms`` (a multiple of dt) for the lag search and
     the spectrum; correlation and RMS use every step.
@@ -196,7 +239,7 @@ def evaluate(z, target, bounds, dt_ms: float, evaluation: dict) -> dict:
     s0, s1 = -(-t0 // stride), -(-t1 // stride)
     windows = windowed_best_lag_correlation(zs, ts, ds, evaluation["window_ms"],
                                             evaluation["max_lag_ms"], s0, s1)
-    peak_hz, peak_fraction = spectral_peak(zs[s0:s1], ds)
+    peak_hz, peak_fraction = spectral_peak(zs[s0:s1], ds) if spectrum else (np.nan, np.nan)
     return {
         "correlation": pearson(z[first], target[first]),
         "rms": rms_error(z[first], target[first]),
@@ -209,28 +252,40 @@ def evaluate(z, target, bounds, dt_ms: float, evaluation: dict) -> dict:
     }
 
 
-def criteria_table(m: dict, control: dict | None, crit: dict, full: bool,
-                   frequency_hz: float) -> list[dict]:
-    """Rows ``{name, value, criterion, passed}`` of the pass/fail table."""
+def evaluate_all(result: dict, evaluation: dict, spectrum: bool) -> list[dict]:
+    """:func:`evaluate` of every output of a :func:`simulate` result."""
+    return [evaluate(result["z"][:, j], result["target"][:, j], result["bounds"],
+                     result["dt_ms"], evaluation, spectrum)
+            for j in range(result["target"].shape[1])]
+
+
+def criteria_table(ms: list[dict], control: list[dict] | None, crit: dict, full: bool,
+                   peak_hz: float | None) -> list[dict]:
+    """Rows ``{name, value, criterion, passed}`` of the pass/fail table: per output
+    correlation and RMS (judged), spectral peak (judged, only with ``peak_hz``: periodic
+    targets) and the worst best-lag window (reported); the control per output."""
     i = 1 if full else 0
     cmin, rmax = crit["correlation_min"][i], crit["rms_max"][i]
-    tol = crit["peak_tolerance_hz"]
-    rows = [
-        {"name": "correlation (1st test s)", "value": m["correlation"],
-         "criterion": f">= {cmin}", "passed": bool(m["correlation"] >= cmin)},
-        {"name": "RMS error (1st test s)", "value": m["rms"], "criterion": f"<= {rmax}",
-         "passed": bool(m["rms"] <= rmax)},
-        {"name": "spectral peak (Hz)", "value": m["peak_hz"],
-         "criterion": f"{frequency_hz} +- {tol}",
-         "passed": bool(abs(m["peak_hz"] - frequency_hz) <= tol)},
-        {"name": "min best-lag window corr", "value": m["window_correlation_min"],
-         "criterion": "(reported)", "passed": None},
-    ]
-    if control is not None:
-        cmax = crit["control_correlation_max"]
-        rows.append({"name": "control: no feedback, corr", "value": control["correlation"],
-                     "criterion": f"<= {cmax}", "passed": bool(control["correlation"] <= cmax)})
-        rows.append({"name": "control: RMS error", "value": control["rms"],
+    tol, cmax = crit["peak_tolerance_hz"], crit["control_correlation_max"]
+    tag = (lambda j: "") if len(ms) == 1 else (lambda j: f"[{j}]")  # noqa: E731
+    rows = []
+    for j, m in enumerate(ms):
+        rows += [
+            {"name": f"correlation{tag(j)} (1st test s)", "value": m["correlation"],
+             "criterion": f">= {cmin}", "passed": bool(m["correlation"] >= cmin)},
+            {"name": f"RMS error{tag(j)} (1st test s)", "value": m["rms"],
+             "criterion": f"<= {rmax}", "passed": bool(m["rms"] <= rmax)}]
+        if peak_hz is not None:
+            rows.append({"name": f"spectral peak{tag(j)} (Hz)", "value": m["peak_hz"],
+                         "criterion": f"{peak_hz} +- {tol}",
+                         "passed": bool(abs(m["peak_hz"] - peak_hz) <= tol)})
+        rows.append({"name": f"min best-lag window corr{tag(j)}",
+                     "value": m["window_correlation_min"], "criterion": "(reported)",
+                     "passed": None})
+    for j, c in enumerate(control or []):
+        rows.append({"name": f"control: no feedback, corr{tag(j)}", "value": c["correlation"],
+                     "criterion": f"<= {cmax}", "passed": bool(c["correlation"] <= cmax)})
+        rows.append({"name": f"control: RMS error{tag(j)}", "value": c["rms"],
                      "criterion": "(reported)", "passed": None})
     return rows
 
@@ -244,38 +299,53 @@ def format_table(rows: list[dict]) -> str:
     return "\n".join(lines)
 
 
-def _write_run(run_writer, result, metrics, rows=None):
-    """Metrics (scalars, per-window tables, the criteria rows) and the run's end marker."""
-    scalars = {k: v for k, v in metrics.items() if np.isscalar(v)}
+def _write_run(run_writer, result, metrics: list[dict], rows=None):
+    """Metrics (scalars, per-window tables, the criteria rows) and the run's end marker.
+
+    One output: the measures under their names; several: ``out<j>_<name>``, and
+    ``correlation`` / ``rms`` are the worst over the outputs."""
+    scalars, tables = {}, {}
+    for j, m in enumerate(metrics):
+        pre = "" if len(metrics) == 1 else f"out{j}_"
+        scalars.update({pre + k: v for k, v in m.items() if np.isscalar(v)})
+        tables.update({pre + k: np.asarray(m[k]) for k in
+                       ("window_start_ms", "window_correlation", "window_lag_ms")})
+    scalars["correlation"] = min(m["correlation"] for m in metrics)
+    scalars["rms"] = max(m["rms"] for m in metrics)
     scalars.update({f"rate_{k}_hz": v for k, v in result["rate_hz"].items()})
     scalars.update({f"wall_{k}_s": v for k, v in result["wall_s"].items()})
-    tables = {k: np.asarray(metrics[k]) for k in
-              ("window_start_ms", "window_correlation", "window_lag_ms")}
     summary = {"criteria": rows} if rows is not None else None
     run_writer.write_metrics(scalars=scalars, tables=tables, summary=summary)
     run_writer.finish(wall_time_s=result["loop_wall_s"],
                       duration_ms=float(result["bounds"][-1] * result["dt_ms"]))
 
 
-def plot(result, control, out: Path, last_train_ms: float = 500.0):
-    """Output vs target over the last ``last_train_ms`` of training and the test period."""
+def plot(result, control, out: Path, title: str = "5 Hz sine", last_train_ms: float = 500.0):
+    """Output vs target over the last ``last_train_ms`` of training and the test period,
+    one panel per output."""
     from ..plotting._common import pyplot
     plt = pyplot()
     dt, b = result["dt_ms"], result["bounds"]
     lo = max(int(b[1]), int(b[2]) - int(round(last_train_ms / dt)))
     t = np.arange(lo, int(b[3])) * dt / 1000.0
-    fig, ax = plt.subplots(figsize=(10, 3.5))
-    ax.plot(t, result["target"][lo:], color="0.6", lw=2, label="target")
-    ax.plot(t, result["z"][lo:], color="C0", lw=1, label="z (feedback)")
-    if control is not None:
-        ax.plot(t, control["z"][lo:], color="C3", lw=0.8, alpha=0.8, label="z (no feedback)")
-    ax.axvspan(t[0], b[2] * dt / 1000.0, color="C2", alpha=0.1, label="RLS on")
-    ax.set_xlabel("time (s)")
-    ax.set_ylabel("output")
-    span = max(1.0, float(np.max(np.abs(result["target"]))))
-    ax.set_ylim(-1.25 * span, 1.6 * span)  # room for the legend
-    ax.set_title("FORCE (Nicola & Clopath 2017): 5 Hz sine, end of training and test")
-    ax.legend(loc="upper right", fontsize=8, ncol=4)
+    n_out = result["target"].shape[1]
+    fig, axes = plt.subplots(n_out, 1, figsize=(10, 1.0 + 2.5 * n_out), sharex=True,
+                             squeeze=False)
+    for j, ax in enumerate(axes[:, 0]):
+        target = result["target"][lo:, j]
+        ax.plot(t, target, color="0.6", lw=2, label="target")
+        ax.plot(t, result["z"][lo:, j], color="C0", lw=1, label="z (feedback)")
+        if control is not None:
+            ax.plot(t, control["z"][lo:, j], color="C3", lw=0.8, alpha=0.8,
+                    label="z (no feedback)")
+        ax.axvspan(t[0], b[2] * dt / 1000.0, color="C2", alpha=0.1, label="RLS on")
+        ax.set_ylabel("output" if n_out == 1 else f"output {j}")
+        mid, span = 0.5 * (target.max() + target.min()), 0.5 * np.ptp(target)
+        span = max(span, 1e-9, 0.2 * abs(mid))
+        ax.set_ylim(mid - 1.25 * span, mid + 1.6 * span)  # room for the legend
+    axes[0, 0].legend(loc="upper right", fontsize=8, ncol=4)
+    axes[-1, 0].set_xlabel("time (s)")
+    axes[0, 0].set_title(f"FORCE (Nicola & Clopath 2017): {title}, end of training and test")
     fig.tight_layout()
     fig.savefig(out, dpi=120)
     plt.close(fig)
@@ -283,50 +353,62 @@ def plot(result, control, out: Path, last_train_ms: float = 500.0):
 
 
 def run(config: dict | None, out: Path, figure: Path | None = None, report="text",
-        full: bool = False) -> dict:
+        full: bool = False, target=None) -> dict:
     """Train, test and judge (plus the no-feedback control); write ``out`` and ``figure``.
 
-    Returns a summary dict: the measured values, the pass/fail ``table`` (list of rows)
-    and wall times. The table and the wall times are printed (the CLI prints nothing else
-    for summaries with a ``table``).
+    ``target``: optionally a Python function ``f(t_ms) -> (n_steps,)`` or ``(n_steps,
+    n_outputs)`` used instead of the config's target (``t_ms``: step times in ms from the
+    start of the run). Returns a summary dict: the measured values (``correlation`` /
+    ``rms``: the worst output; ``outputs``: per output), the pass/fail ``table`` (list of
+    rows) and wall times. The table and the wall times are printed (the CLI prints nothing
+    else for summaries with a ``table``).
     """
-    config = resolve(DEFAULT_CONFIG, config, bounds=BOUNDS)
+    config, spec = resolve_config(config, target)
     protocol = config["full_protocol" if full else "protocol"]
     net_cfg, run_cfg = network_and_run(config)
     evaluation, crit = config["evaluation"], config["criteria"]
+    periodic = targets.is_periodic(spec)
+    peak = targets.peak_frequency(spec) if periodic else None
+    signal = target if target is not None else \
+        (lambda t_ms: targets.make_target(spec, t_ms))
     t_start = time.perf_counter()
     conditions = [("feedback", float(config["force"]["feedback_gain"]))]
     if evaluation["control"]:
         conditions.append(("control", 0.0))
     results, metrics = {}, {}
     for name, gain in conditions:
-        cfg_dict = full_config(net_cfg, run_cfg, force=config["force"], target=config["target"],
+        cfg_dict = full_config(net_cfg, run_cfg, force=config["force"], target=spec,
                                protocol=protocol, evaluation=evaluation, criteria=crit)
         cfg_dict["force"] = dict(config["force"], feedback_gain=gain)
-        writer, run_writer = open_run(out, "force_sinusoid", cfg_dict, run_cfg,
+        writer, run_writer = open_run(out, "force", cfg_dict, run_cfg,
                                       {"n_neurons": net_cfg.n_neurons, "condition": name,
                                        "feedback": gain != 0.0, "full_protocol": bool(full)})
         with writer:
-            res = simulate(config, protocol, gain, run_writer,
+            res = simulate(config, protocol, gain, signal, run_writer,
                            report=report if name == "feedback" else None)
-            m = evaluate(res["z"], res["target"], res["bounds"], res["dt_ms"], evaluation)
+            signal = res["target"]   # computed once, reused by the control
+            m = evaluate_all(res, evaluation, periodic)
             results[name], metrics[name] = res, m
             rows = None
             if name == "feedback":
-                rows = criteria_table(m, None, crit, full, config["target"]["frequency_hz"])
+                rows = criteria_table(m, None, crit, full, peak)
             _write_run(run_writer, res, m, rows)
     fb, ctrl = metrics["feedback"], metrics.get("control")
-    rows = criteria_table(fb, ctrl, crit, full, config["target"]["frequency_hz"])
+    rows = criteria_table(fb, ctrl, crit, full, peak)
     main = results["feedback"]
     summary = {
         "protocol": "full" if full else "short", "seed": run_cfg.seed,
         "n_neurons": net_cfg.n_neurons, "steps": int(main["bounds"][-1]),
-        "correlation": fb["correlation"], "rms": fb["rms"], "peak_hz": fb["peak_hz"],
-        "window_correlation_min": fb["window_correlation_min"],
-        "window_correlation": [float(c) for c in fb["window_correlation"]],
-        "window_lag_ms": [float(c) for c in fb["window_lag_ms"]],
-        "control_correlation": ctrl["correlation"] if ctrl else float("nan"),
-        "control_rms": ctrl["rms"] if ctrl else float("nan"),
+        "target": spec, "n_outputs": len(fb),
+        "correlation": min(m["correlation"] for m in fb), "rms": max(m["rms"] for m in fb),
+        "peak_hz": fb[0]["peak_hz"],
+        "window_correlation_min": min(m["window_correlation_min"] for m in fb),
+        "window_correlation": [float(c) for c in fb[0]["window_correlation"]],
+        "window_lag_ms": [float(c) for c in fb[0]["window_lag_ms"]],
+        "outputs": [{k: m[k] for k in ("correlation", "rms", "peak_hz",
+                                       "window_correlation_min", "z_amplitude")} for m in fb],
+        "control_correlation": max(c["correlation"] for c in ctrl) if ctrl else float("nan"),
+        "control_rms": min(c["rms"] for c in ctrl) if ctrl else float("nan"),
         "rate_hz": main["rate_hz"], "n_rls_updates": main["n_rls_updates"],
         "loop_wall_s": main["loop_wall_s"], "wall_s": main["wall_s"],
         "control_loop_wall_s": results["control"]["loop_wall_s"] if ctrl else float("nan"),
@@ -335,7 +417,7 @@ def run(config: dict | None, out: Path, figure: Path | None = None, report="text
         "table": rows,
     }
     if figure is not None:
-        plot(main, results.get("control"), figure)
+        plot(main, results.get("control"), figure, targets.describe(spec))
     print(format_table(rows))
     w = main["wall_s"]
     print(f"wall time (s): settle {w['settle']:.2f}, train {w['train']:.2f} "
