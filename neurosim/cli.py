@@ -159,8 +159,9 @@ def _resume(args, module) -> int:
     figure = args.figure or args.resume.with_suffix(".png")
     summary = module.resume(args.resume, run_id=args.run_id, figure=figure,
                             report=None if args.quiet else "tqdm")
-    for key, value in summary.items():
-        print(f"{key:>24}: {value:.4g}" if isinstance(value, float) else f"{key:>24}: {value}")
+    if "table" not in summary:      # experiments with a criteria table print it themselves
+        for key, value in summary.items():
+            print(f"{key:>24}: {value:.4g}" if isinstance(value, float) else f"{key:>24}: {value}")
     print(f"results: {args.resume}\nfigure:  {figure}")
     return 0
 

@@ -20,7 +20,7 @@ def results(tmp_path_factory):
 
 def test_r0_spontaneous_run_is_saved_and_reproduces_r0(results):
     res, result = results
-    assert list(res.runs)[:2] == ["spontaneous", "main"]
+    assert list(res.runs)[:3] == ["spontaneous", "decodability", "main"]
     sp = res["spontaneous"]
     assert sp.complete and sp.attrs["phase"] == "spontaneous" and sp.attrs["duration_ms"] == 3000.0
     exc = sp.nodes()["excitatory"]

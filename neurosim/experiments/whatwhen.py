@@ -158,8 +158,16 @@ def _single_channel_network(net_cfg):
     return dataclasses.replace(net_cfg, inputs=(cues[0], ids[0]))
 
 
-def run_seed(config: dict, out: Path | None, report, seed: int, tag: str = "") -> dict:
-    """All phases and criteria for one network seed; returns the evaluation dict."""
+def run_seed(config: dict, out: Path | None, report, seed: int, tag: str = "",
+             job: dict | None = None) -> dict:
+    """All phases and criteria for one network seed; returns the evaluation dict.
+
+    With ``out``, every part (R0, R1, each phase) is written to its own run as soon as it
+    ends; parts already complete in ``out`` are read back, not run again
+    (:mod:`~neurosim.experiments.whatwhen_parts`). ``job``: attributes stored on the first run
+    so that ``resume`` can start the same job again (its config and flags).
+    """
+    from . import whatwhen_parts as parts
     from .whatwhen_checks import regime_check, decodability_check
     net_cfg, run_cfg = network_and_run(config)
     run_cfg = dataclasses.replace(run_cfg, seed=seed)
@@ -176,16 +184,36 @@ def run_seed(config: dict, out: Path | None, report, seed: int, tag: str = "") -
     bar = _progress(report, n_trials + 60)
     resolved = full_config(net_cfg, run_cfg, learner=config["learner"],
                            paradigm=config["paradigm"], force=config["force"])
-    if out is not None:   # R0's spontaneous run is kept, so that R0 can be checked from the file
-        writer, run_writer = open_run(out, "whatwhen", resolved, run_cfg,
-                                      {"phase": "spontaneous", "n_neurons": net.n_neurons},
-                                      run_id=f"spontaneous{tag}", network=net)
-        with writer:
-            stats = {"R0": regime_check(net, run_cfg, run_writer=run_writer)}
+
+    def part(name, network, **attrs):   # a new run for one part; (writer, run_writer)
+        if out is None:
+            return None, None
+        return open_run(out, "whatwhen", resolved, run_cfg,
+                        {"phase": name, "n_neurons": network.n_neurons, **attrs},
+                        run_id=f"{name}{tag}", network=network)
+
+    # R0's spontaneous run is kept, so that R0 can be checked from the file
+    if parts.status(out, f"spontaneous{tag}") == "complete":
+        stats = {"R0": parts.r0(out, f"spontaneous{tag}")}
     else:
-        stats = {"R0": regime_check(net, run_cfg)}
-    stats["R1"] = decodability_check(net_single, run_cfg, seed, progress=bar)
-    writer = None
+        writer, run_writer = part("spontaneous", net, **(job or {}))
+        try:
+            stats = {"R0": regime_check(net, run_cfg, run_writer=run_writer)}
+        finally:
+            if writer is not None:
+                writer.close()
+    if parts.status(out, f"decodability{tag}") == "complete":
+        stats["R1"] = parts.r1(out, f"decodability{tag}")
+        bar(60)
+    else:
+        t0 = time.perf_counter()
+        stats["R1"] = decodability_check(net_single, run_cfg, seed, progress=bar)
+        writer, run_writer = part("decodability", net_single)
+        if writer is not None:
+            with writer:
+                parts.save_r1(run_writer, stats["R1"])
+                run_writer.finish(wall_time_s=time.perf_counter() - t0,
+                                  duration_ms=stats["R1"]["duration_ms"])
     phases = {}
     main_last = specs["main"].blocks[0].n_trials
     keep = range(main_last - 6, main_last)
@@ -194,12 +222,16 @@ def run_seed(config: dict, out: Path | None, report, seed: int, tag: str = "") -
             ("switch", net_single, specs["switch"], learner, False),
             ("ablation_no_gate", net_single, specs["probability"], learner, True)]
     for name, network, spec, lrn, no_gate in plan:
-        run_writer = None
-        if out is not None:
-            writer, run_writer = open_run(out, "whatwhen", resolved, run_cfg,
-                                          {"phase": name, "n_neurons": network.n_neurons,
-                                           "readout_names": readout_names(spec)},
-                                          run_id=f"{name}{tag}", network=network)
+        done = parts.status(out, f"{name}{tag}")
+        if done is not None:
+            if done == "complete":
+                phases[name] = parts.phase(out, f"{name}{tag}")
+            else:
+                phases[name] = None
+                stats["no_gate_diverged"] = parts.diverged_step(out, f"{name}{tag}")
+            bar(spec.n_trials)
+            continue
+        writer, run_writer = part(name, network, readout_names=readout_names(spec))
         try:
             try:
                 phases[name] = run_phase(network, run_cfg, spec, lrn, seed + 1, run_writer,
@@ -214,9 +246,10 @@ def run_seed(config: dict, out: Path | None, report, seed: int, tag: str = "") -
                 phases[name] = None
                 stats["no_gate_diverged"] = err.step
                 if run_writer is not None:
-                    run_writer.set_attrs(stopped=f"diverged: {err}")
+                    run_writer.set_attrs(stopped=f"diverged: {err}", diverged_step=err.step)
                 continue
             if run_writer is not None:
+                parts.save_phase(run_writer, phases[name])
                 run_writer.finish(wall_time_s=phases[name].wall_s,
                                   duration_ms=float(np.sum(phases[name].table["n_steps"]))
                                   * run_cfg.dt_ms)
@@ -280,18 +313,51 @@ def run(config: dict | None, out: Path, figure: Path | None = None, report="tqdm
 
     ``compare="force"`` then runs the FORCE / three-factor switch comparison on
     ``compare.seeds`` network seeds, prints its table, stores it in ``out`` (run
-    ``compare_force``) and draws ``<figure stem>_compare.png``.
+    ``compare_force``) and draws ``<figure stem>_compare.png``. An interrupted job continues
+    with :func:`resume`.
     """
     if compare is not None and compare != "force":
         raise ConfigError(f"--compare {compare!r}: the only comparison is 'force'")
     config = resolve(DEFAULT_CONFIG, config, bounds=BOUNDS)
+    _specs(config["paradigm"], network_and_run(config)[1].dt_ms)   # bad input: nothing moved
+    move_aside(out)   # the phases have fixed run ids: keep the old file, never delete it
+    return _job(config, out, figure, report, full, compare)
+
+
+def resume(path: Path, run_id: str | None = None, figure: Path | None = None,
+           report="tqdm") -> dict:
+    """Continue an interrupted main job in ``path`` with its stored config and flags.
+
+    Parts complete in the file are read back; the part that was cut short runs again from
+    its start; the rest, R0-R10 and the figures follow as in :func:`run`
+    (:mod:`~neurosim.experiments.whatwhen_parts`). Returns the same summary.
+    """
+    import json
+    from . import whatwhen_parts as parts
+    if run_id is not None:
+        raise ConfigError("--run does not apply to whatwhen: the main job's runs continue "
+                          "together")
+    stored = parts.job_attrs(path)
+    if "experiment_config" not in stored:
+        raise ConfigError(f"--resume {str(path)!r}: no resumable what/when main job in it (its "
+                          "first run, 'spontaneous', is missing or was written by a version "
+                          "that did not store the job's config)")
+    config = resolve(DEFAULT_CONFIG, json.loads(stored["experiment_config"]), bounds=BOUNDS)
+    compare = stored.get("job_compare") or None
+    return _job(config, path, figure, report, bool(stored.get("job_full", False)), compare)
+
+
+def _job(config: dict, out: Path, figure, report, full: bool, compare: str | None) -> dict:
+    """The main job on a resolved ``config``: criteria for the seed, R10's seeds with
+    ``full``, the table, the figures and the FORCE comparison with ``compare``."""
+    from ..results.schema import to_json
+    job = {"experiment_config": to_json(config), "job_full": bool(full),
+           "job_compare": compare or ""}
     if compare == "force":
         config = dict(config, force=dict(config["force"], in_main=True))
     t0 = time.perf_counter()
-    _specs(config["paradigm"], network_and_run(config)[1].dt_ms)   # bad input: nothing moved
-    move_aside(out)   # the phases have fixed run ids: keep the old file, never delete it
     _, run_cfg = network_and_run(config)
-    result = run_seed(config, out, report, run_cfg.seed)
+    result = run_seed(config, out, report, run_cfg.seed, job=job)
     rows = result["rows"]
     if full:
         from .whatwhen_criteria import seeds_row
@@ -378,6 +444,8 @@ def run_compare(config: dict, out: Path | None, figure: Path | None, report="tqd
         resolved = full_config(net_cfg, run_cfg, learner=config["learner"],
                                paradigm=config["paradigm"], force=config["force"],
                                compare=config["compare"])
+        from .whatwhen_parts import drop
+        drop(out, "compare_force")     # a resumed job writes the comparison again
         write_compare(out, results, rows, resolved, run_cfg)
     if figure is not None:
         from .whatwhen_figure import draw_compare

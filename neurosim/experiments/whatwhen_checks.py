@@ -63,7 +63,8 @@ def decodability_check(network, run_cfg, seed: int, bump_times_ms=R1_GRID_MS,
         within +-``SPECIFIC_EXCLUDE_MS`` of the bump minus the bump time), ``height`` (output
         at that peak) and ``specificity`` (height / largest output elsewhere, see
         :func:`specificity`; > 1 means the bump stands out). ``mean``: (window_steps,
-        n_bumps) trial-averaged outputs; ``t_ms``: (window_steps,) time after the cue.
+        n_bumps) trial-averaged outputs; ``t_ms``: (window_steps,) time after the cue;
+        ``duration_ms``: the simulated time.
     """
     dt = run_cfg.dt_ms
     spec = WhatWhenSpec(n_identities=1, n_cues=1, dt_ms=dt, blocks=switch_blocks(
@@ -78,7 +79,9 @@ def decodability_check(network, run_cfg, seed: int, bump_times_ms=R1_GRID_MS,
     bumps = np.exp(-(t_ms[:, None] - np.asarray(bump_times_ms)) ** 2 / (2 * sigma_ms ** 2))
     z0 = np.zeros((len(stream), window, n_out))
     n_channels = network.input_projection.shape[0]
+    n_steps = 0
     for i, c in enumerate(stream):
+        n_steps += c.n_steps
         target = np.zeros((c.n_steps, n_out), np.float32)
         target[c.cue_step:c.cue_step + window] = bumps
         drive = np.zeros((c.n_steps, n_channels), np.float32)
@@ -93,4 +96,4 @@ def decodability_check(network, run_cfg, seed: int, bump_times_ms=R1_GRID_MS,
         peak = specificity(mean[:, k], dt, (t_bump,))[0]
         rows.append({"bump_ms": t_bump, "peak_error_ms": peak["peak_ms"] - t_bump,
                      "height": peak["height"], "specificity": 1.0 / peak["ratio"]})
-    return {"bumps": rows, "mean": mean, "t_ms": t_ms}
+    return {"bumps": rows, "mean": mean, "t_ms": t_ms, "duration_ms": n_steps * dt}

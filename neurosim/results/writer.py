@@ -449,6 +449,14 @@ class ResultsWriter:
             raise ResultsKeyError(f"no run {run_id!r} in {self.path}; runs: {', '.join(runs) or 'none'}")
         return RunWriter(self._file, runs[run_id])
 
+    def delete_run(self, run_id: str) -> None:
+        """Remove ``/runs/<run_id>`` (e.g. a phase cut short, before it is run again)."""
+        runs = self._file[S.RUNS]
+        if run_id not in runs:
+            raise ResultsKeyError(f"no run {run_id!r} in {self.path}")
+        del runs[run_id]
+        self._file.flush()
+
     @property
     def run_ids(self) -> list[str]:
         return list(self._file[S.RUNS])
