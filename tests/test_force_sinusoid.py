@@ -40,10 +40,13 @@ def test_oscillation_measures_on_known_signals():
 
 
 def test_sine_stream_phases():
-    s = fs.SineStream(0.04, 100.0, 500.0, 1000.0, 1000.0, 5.0, 1.0)
+    sine = lambda t_ms: np.sin(2 * np.pi * 5.0 * t_ms / 1000.0)[:, None]  # noqa: E731
+    s = fs.TargetStream(0.04, 100.0, 500.0, 1000.0, 1000.0, sine)
     assert s.total_steps == 62500 and list(s.bounds) == [0, 12500, 37500, 62500]
     chunks = list(s)
     assert sum(c.n_steps for c in chunks) == s.total_steps
+    assert chunks[3].target.shape == (2500, 1)
+    np.testing.assert_array_equal(chunks[3].target, sine(np.arange(7500, 10000) * 0.04))
     assert [p for p, _, _ in s.chunks].count("train") == 10
     assert s.gate.sum() == 25000 and s.gate[12499] == 0 and s.gate[12500] == 1
     enc = fs.encoders(0, 2000, 5000.0)

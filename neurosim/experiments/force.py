@@ -108,9 +108,10 @@ def resolve_config(user: dict | None, fn=None) -> tuple[dict, dict]:
     """``(config, target_spec)``: the user's config over the default (and over the preset of
     its target kind), checked; ``target_spec`` the checked target (``force_targets``)."""
     user = targets.normalize_user(user)
-    kind = (user.get("target") or {}).get("kind") if isinstance(user.get("target"), dict) \
-        else None
-    base = merge(DEFAULT_CONFIG, PRESETS.get(kind, {})) if fn is None else DEFAULT_CONFIG
+    tc = user.get("target")
+    kind = tc.get("kind") if isinstance(tc, dict) else None
+    preset = PRESETS.get(kind, {}) if isinstance(kind, str) and fn is None else {}
+    base = merge(DEFAULT_CONFIG, preset)
     config = resolve(base, user, bounds=BOUNDS)
     return config, targets.check_target(config["target"], fn)
 
@@ -126,10 +127,9 @@ class TargetStream:
     before_chunk = None
 
     def __init__(self, dt_ms, chunk_ms, settle_ms, train_ms, test_ms, target):
-        steps = lambda ms: int(round(ms / dt_ms))  # noqa: E731
-        self.bounds = np.cumsum([0, steps(settle_ms), steps(train_ms), steps(test_ms)])
+        self.bounds = self.phase_bounds(dt_ms, settle_ms, train_ms, test_ms)
         self.total_steps = int(self.bounds[-1])
-        self.chunk_steps = max(1, steps(chunk_ms))
+        self.chunk_steps = max(1, int(round(chunk_ms / dt_ms)))
         t_ms = np.arange(self.total_steps) * dt_ms
         self.target = np.asarray(target(t_ms) if callable(target) else target, dtype=float)
         if self.target.shape[0] != self.total_steps or self.target.ndim != 2:
@@ -142,6 +142,11 @@ class TargetStream:
             for lo in range(int(a), int(b), self.chunk_steps):
                 self.chunks.append((("settle", "train", "test")[phase], lo,
                                     min(lo + self.chunk_steps, int(b))))
+
+    @staticmethod
+    def phase_bounds(dt_ms, settle_ms, train_ms, test_ms) -> np.ndarray:
+        """Step indices ``[0, end of settle, end of training, end of test]``."""
+        return np.cumsum([0] + [int(round(ms / dt_ms)) for ms in (settle_ms, train_ms, test_ms)])
 
     def __len__(self):
         return len(self.chunks)
@@ -369,8 +374,10 @@ def run(config: dict | None, out: Path, figure: Path | None = None, report="text
     evaluation, crit = config["evaluation"], config["criteria"]
     periodic = targets.is_periodic(spec)
     peak = targets.peak_frequency(spec) if periodic else None
-    signal = target if target is not None else \
-        (lambda t_ms: targets.make_target(spec, t_ms))
+    # the target, once for both conditions, before anything is written (errors first)
+    n_steps = TargetStream.phase_bounds(run_cfg.dt_ms, protocol["settle_ms"],
+                                        protocol["train_ms"], protocol["test_ms"])[-1]
+    signal = targets.make_target(spec, np.arange(n_steps) * run_cfg.dt_ms, target)
     t_start = time.perf_counter()
     conditions = [("feedback", float(config["force"]["feedback_gain"]))]
     if evaluation["control"]:
@@ -386,7 +393,6 @@ def run(config: dict | None, out: Path, figure: Path | None = None, report="text
         with writer:
             res = simulate(config, protocol, gain, signal, run_writer,
                            report=report if name == "feedback" else None)
-            signal = res["target"]   # computed once, reused by the control
             m = evaluate_all(res, evaluation, periodic)
             results[name], metrics[name] = res, m
             rows = None

@@ -187,10 +187,11 @@ def make_target(spec: dict, t_ms: np.ndarray, fn=None) -> np.ndarray:
     if kind == "vanderpol":
         return vanderpol(spec["mu"], spec["space_scale"], spec["time_scale"], t_ms)
     out = np.asarray(fn(t_ms), dtype=np.float64)
+    shape = out.shape
     if out.ndim == 1:
         out = out[:, None]
     if out.ndim != 2 or out.shape[0] != t_ms.size or out.shape[1] < 1:
-        raise ConfigError(f"target callable returned shape {out.shape}; must be "
+        raise ConfigError(f"target callable returned shape {shape}; must be "
                           f"({t_ms.size},) or ({t_ms.size}, n_outputs) for {t_ms.size} steps")
     if not np.all(np.isfinite(out)):
         raise ConfigError("target callable returned NaN or infinite values")
