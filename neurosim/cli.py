@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from pathlib import Path
 
@@ -39,6 +40,8 @@ def _parser() -> argparse.ArgumentParser:
                      help="a small subset (experiments with a grid, e.g. whatwhen_robustness)")
     run.add_argument("--compare", default=None, help="add a comparison learner (e.g. force)")
     run.add_argument("--quiet", action="store_true", help="no progress output")
+    run.add_argument("--force", action="store_true",
+                     help="build a network past the memory guard (weights > 80 %% of RAM)")
     run.add_argument("--resume", type=Path, default=None, metavar="FILE",
                      help="continue the latest interrupted run of this experiment in FILE "
                           "from its last checkpoint (its stored config is used)")
@@ -109,6 +112,9 @@ def _parser() -> argparse.ArgumentParser:
 def _run(args) -> int:
     from .experiments import get_experiment
     module = get_experiment(args.experiment)
+    if args.force:       # read by network.check_fits_memory, here and in worker processes
+        from .network import FORCE_ENV
+        os.environ[FORCE_ENV] = "1"
     if args.resume is not None:
         return _resume(args, module)
     if args.run_id is not None:

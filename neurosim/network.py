@@ -126,10 +126,16 @@ def build_bytes(cfg: NetworkConfig) -> int:
     return int(28 * n * n * p + 16 * n)
 
 
+FORCE_ENV = "NEUROSIM_FORCE"    # "1": build networks past the memory guard (--force)
+
+
 def check_fits_memory(cfg: NetworkConfig, total_bytes: int | None = None) -> None:
     """Refuse (ConfigError naming ``network.n_neurons``) a network whose weights alone would
-    need more than 80 % of this machine's physical memory (``total_bytes``)."""
+    need more than 80 % of this machine's physical memory (``total_bytes``), unless the
+    environment variable ``NEUROSIM_FORCE`` is ``1`` (``neurosim run --force``): then only
+    warn on stderr and go on."""
     import os
+    import sys
     if total_bytes is None:
         try:
             total_bytes = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
@@ -141,10 +147,13 @@ def check_fits_memory(cfg: NetworkConfig, total_bytes: int | None = None) -> Non
         hint = ("; connectivity = 'sparse' with connection_probability < 1 needs "
                 f"{28 * cfg.n_neurons ** 2 * 0.1 / gib:.3g} GiB at p = 0.1"
                 if cfg.connectivity == "dense" else "")
-        raise ConfigError(
-            f"network.n_neurons = {cfg.n_neurons} ({cfg.connectivity}, connection_probability "
-            f"{cfg.connection_probability}) needs about {need / gib:.3g} GiB to build its "
-            f"weights, more than 80 % of this machine's {total_bytes / gib:.1f} GiB{hint}")
+        text = (f"network.n_neurons = {cfg.n_neurons} ({cfg.connectivity}, connection_probability "
+                f"{cfg.connection_probability}) needs about {need / gib:.3g} GiB to build its "
+                f"weights, more than 80 % of this machine's {total_bytes / gib:.1f} GiB")
+        if os.environ.get(FORCE_ENV) == "1":
+            print(f"neurosim: warning: {text}; building it anyway (--force)", file=sys.stderr)
+            return
+        raise ConfigError(f"{text}{hint}; --force (NEUROSIM_FORCE=1) builds it anyway")
 
 
 def _weights(cfg: NetworkConfig, excitatory: np.ndarray, rng: np.random.Generator):

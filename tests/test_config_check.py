@@ -137,8 +137,37 @@ def test_memory_guard_by_hand():
     sparse = NetworkConfig(n_neurons=1000, connectivity="sparse", connection_probability=0.1)
     assert build_bytes(sparse) == 28 * 1000 ** 2 * 0.1 + 16 * 1000
     check_fits_memory(dense, total_bytes=30e6)           # 24 MB of 30: allowed
-    with pytest.raises(ConfigError, match="network.n_neurons = 1000 "):
+    with pytest.raises(ConfigError, match="network.n_neurons = 1000 .*--force"):
         check_fits_memory(dense, total_bytes=29e6)        # more than 80 % of it: refused
+
+
+def test_force_builds_past_the_memory_guard_with_a_warning(monkeypatch, capsys):
+    from neurosim.config import NetworkConfig
+    from neurosim.network import FORCE_ENV, check_fits_memory
+    monkeypatch.setenv(FORCE_ENV, "1")
+    check_fits_memory(NetworkConfig(n_neurons=1000), total_bytes=29e6)
+    assert "building it anyway (--force)" in capsys.readouterr().err
+
+
+def test_the_cli_force_flag_lifts_the_guard(monkeypatch, tmp_path, capsys):
+    """On a machine that reports 29 MB of memory, a 1000-neuron dense network (24 MB of
+    weights) is refused with exit code 2 and nothing written; --force runs it."""
+    import os
+    from neurosim.cli import main
+    from neurosim.network import FORCE_ENV
+    monkeypatch.setenv(FORCE_ENV, "0")     # the guard on; restored after the test
+    real = os.sysconf
+    monkeypatch.setattr(os, "sysconf", lambda name: 29 * 10 ** 6 // 4096 if
+                        name == "SC_PHYS_PAGES" else (4096 if name == "SC_PAGE_SIZE" else
+                                                      real(name)))
+    out = tmp_path / "x.h5"
+    args = ["run", "izhikevich2003", "--set", "network.n_neurons=1000", "--set",
+            "run.duration_ms=50", "--quiet", "--out", str(out), "--figure",
+            str(tmp_path / "x.png")]
+    assert main(args) == 2
+    assert "--force" in capsys.readouterr().err and not out.exists()
+    assert main(args + ["--force"]) == 0
+    assert "building it anyway" in capsys.readouterr().err and out.exists()
 
 
 def _leaves(tree, prefix=""):
