@@ -176,7 +176,8 @@ def time_numba(net, steps):
         rec = Recording(True, np.zeros(cap, np.int32), np.zeros(cap, np.int32),
                         np.zeros(1, np.int64), np.zeros(n_steps, np.int32),
                         np.zeros(0, np.int64), np.zeros((n_steps, 0), dtype),
-                        np.zeros((n_steps, 0)), np.zeros((n_steps, 0)))
+                        np.zeros((n_steps, 0)), np.zeros((n_steps, 0)),
+                        np.full(3, -1, np.int64))
         t, spikes = 0, 0
         while t < n_steps:
             t = cpu.run_chunk(p, s, r, io, rec, noise, t, n_steps)

@@ -15,11 +15,15 @@ of the spiking ids:
    range's first postsynaptic id, so every target is written by one thread, in increasing
    presynaptic order as in the reference), reset and feature traces of the range.
 
-The readout, learning and recording then run serially. No value depends on ``n_parts``:
-the noise is keyed by (step, neuron) and every sum keeps its order, so 1 and 2 threads (and
-NumPy and CUDA) give the same bits. The same source is compiled twice, with and without
-``parallel=True``; :func:`run_chunk` picks the parallel one when it pays (see
-``PARALLEL_MIN_NEURONS``).
+The readout, learning and recording then run serially. The serial compaction also finds a
+diverged neuron (flag 2, v not finite), the lowest one: the kernel records it in
+``rec.fault`` and returns that step (see ``reference.run_chunk``); so does a non-finite
+readout output.
+
+No value depends on ``n_parts``: the noise is keyed by (step, neuron) and every sum keeps its
+order, so 1 and 2 threads (and NumPy and CUDA) give the same bits. The same source is
+compiled twice, with and without ``parallel=True``; :func:`run_chunk` picks the parallel one
+when it pays (see ``PARALLEL_MIN_NEURONS``).
 """
 import types
 
@@ -32,9 +36,9 @@ from .rls import rls_step
 from .rng import fill_normals
 
 # the equations, inlined into the loops below (see kernels/equations.py)
-neuron_step, synapse_decay, feature_step, centre = (
+neuron_step, synapse_decay, feature_step, centre, spike_flag = (
     njit(inline="always")(getattr(equations, name))
-    for name in ("neuron_step", "synapse_decay", "feature_step", "centre"))
+    for name in ("neuron_step", "synapse_decay", "feature_step", "centre", "spike_flag"))
 
 PARALLEL_MIN_NEURONS = 2048
 """Below this many neurons the serial kernel runs: two thread fork/joins per step (~2-3 us
@@ -73,7 +77,7 @@ def _integrate(v, u, a, b, c, form, scheme, dt, k, vr, vt, cm):
 
 def _threshold(flag, v, v_peak):
     for i in range(v.shape[0]):
-        flag[i] = 1 if v[i] >= v_peak else 0
+        flag[i] = spike_flag(np.float64(v[i]), v_peak)
 
 
 def _decay(kind, isyn, hsyn, decay, rise_decay, dt):
@@ -227,6 +231,9 @@ def _axpy(y, a, x):
 
 
 def _readout(r, s, io, t):
+    """One step of the readouts. Returns -1, or the first output k whose z is not finite
+    (its weights diverged): then it stops right after computing the outputs, before any
+    learning, as every backend does."""
     g = np.float64(io.gate[t])
     n_out, n_feat = r.W.shape
     x = s.x
@@ -241,6 +248,9 @@ def _readout(r, s, io, t):
             r.z0[k] = _lane_dot(r.W0[k], x)
         else:
             r.z0[k] = r.z[k]
+    for k in range(n_out):
+        if r.z[k] - r.z[k] != 0.0:
+            return k
     elig = r.elig
     if r.e_decay == 0.0:
         for j in range(n_feat):
@@ -276,6 +286,7 @@ def _readout(r, s, io, t):
             for k in range(n_enc):
                 acc = acc + np.float64(r.enc[k, i]) * r.z[k]
             s.fb[i] = acc
+    return -1
 
 
 def _chunk(p, s, r, io, rec, noise, t0, n_steps, n_parts):
@@ -299,6 +310,11 @@ def _chunk(p, s, r, io, rec, noise, t0, n_steps, n_parts):
         count = 0
         for i in range(n):
             if flag[i]:
+                if flag[i] == 2:     # v not finite: stop before anything of step t is kept
+                    rec.fault[0] = t
+                    rec.fault[1] = 0
+                    rec.fault[2] = i
+                    return t
                 spikes[count] = i
                 count += 1
         for q in prange(n_parts):
@@ -306,7 +322,12 @@ def _chunk(p, s, r, io, rec, noise, t0, n_steps, n_parts):
         if with_features:
             if p.bias_feature:
                 s.x[s.x.shape[0] - 1] = 1.0
-            _readout(r, s, io, t)
+            bad = _readout(r, s, io, t)
+            if bad >= 0:      # output not finite: its weights diverged
+                rec.fault[0] = t
+                rec.fault[1] = 1
+                rec.fault[2] = bad
+                return t
             for k in range(r.W.shape[0]):
                 rec.z[t, k] = r.z[k]
                 rec.z0[t, k] = r.z0[k]

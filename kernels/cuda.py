@@ -26,7 +26,13 @@ between the phases of one step, in the order of ``kernels/reference.py``:
    tag sums; feedback ``fb = enc^T z``.
 
 A block stops early (``tpos[b]`` < ``t_end``) when its spike buffer could not hold another
-step's worth of spikes (the same protocol as the CPU kernels).
+step's worth of spikes (the same protocol as the CPU kernels), or when its network diverged
+at step ``t`` (``fault[b]`` = [t, kind, index], see ``kernels/records.py``): a neuron whose v
+is not finite after the update (flag 2; ``cuda.atomic.min`` in shared memory picks the
+lowest one, as the CPU kernels report) or a readout output that is not finite (its block
+sum is the same in every thread). Every thread of the block sees the same value after a
+``syncthreads`` and leaves the loop together, before anything of step ``t`` is recorded; a
+later launch does not run a faulted block again.
 
 Noise
 -----
@@ -40,7 +46,7 @@ from collections import namedtuple
 import numpy as np
 from numba import cuda, float64, int64
 
-from .equations import centre, feature_step, neuron_step, synapse_decay
+from .equations import centre, feature_step, neuron_step, spike_flag, synapse_decay
 from .rng import normal
 
 MAX_THREADS = 1024
@@ -108,7 +114,7 @@ def chunk_kernel(a, b, c, d, bias, sigma, proj, w_dense, indptr, indices, w_data
                  W, W0, U, elig, err, z, z0, tag_sum, enc, online, counters, fsums,
                  drive, target, gate, tag,
                  spk_step, spk_id, n_spk, rate, trace_ids, traces, rz, rz0,
-                 flag, splist, step0, keys, tpos, t_end, sc):
+                 flag, splist, step0, keys, tpos, t_end, fault, sc):
     """Advance replicate ``blockIdx.x`` from ``tpos[b]`` to ``t_end`` (see module docstring).
 
     Per-replicate arrays have a leading axis B: neuron arrays (B, N); ``proj`` (B, C, N);
@@ -117,13 +123,15 @@ def chunk_kernel(a, b, c, d, bias, sigma, proj, w_dense, indptr, indices, w_data
     ``spk_*`` (B, cap), ``rate`` (B, n_steps), ``traces`` (B, n_steps, n_tr), ``rz``/``rz0``
     (B, n_steps, n_out); inputs ``drive``/``target``/``gate``/``tag`` are shared (n_steps, .).
     Sizes that may be zero come from ``sc`` (arrays are padded to at least one element);
-    ``sc`` is the :func:`scalars` record.
+    ``sc`` is the :func:`scalars` record. ``fault`` (B, 3) int64, -1 until the replicate
+    diverges.
     """
     rb = cuda.blockIdx.x
     tid = np.int64(cuda.threadIdx.x)
     nt = np.int64(cuda.blockDim.x)
     sh_f = cuda.shared.array(MAX_THREADS, float64)
     sh_i = cuda.shared.array(MAX_THREADS, int64)
+    sh_bad = cuda.shared.array(1, int64)      # lowest neuron with a non-finite v, else n
     n = v.shape[1]
     form, scheme, has_noise, dense = sc.form, sc.scheme, sc.has_noise, sc.dense
     syn_kind, feat_kind, has_slow, center = sc.syn_kind, sc.feat_kind, sc.has_slow, sc.center
@@ -141,6 +149,10 @@ def chunk_kernel(a, b, c, d, bias, sigma, proj, w_dense, indptr, indices, w_data
         hi = n
     m = 2 * n if has_slow else n
     t = tpos[rb]
+    if fault[rb, 0] >= 0:               # diverged in an earlier launch: stays stopped
+        return
+    if tid == 0:
+        sh_bad[0] = n
     while t < t_end:
         cuda.syncthreads()
         base = n_spk[rb]
@@ -164,9 +176,19 @@ def chunk_kernel(a, b, c, d, bias, sigma, proj, w_dense, indptr, indices, w_data
                                  vt, cm)
             v[rb, i] = vv
             u[rb, i] = uu
-            flag[rb, i] = 1 if v[rb, i] >= v_peak else 0
+            fl = spike_flag(np.float64(v[rb, i]), v_peak)
+            flag[rb, i] = fl
+            if fl == 2:
+                cuda.atomic.min(sh_bad, 0, i)
         cuda.syncthreads()
-        # 2. ordered compaction of spiking ids
+        bad = sh_bad[0]
+        if bad < n:                     # the same in every thread: all leave together
+            if tid == 0:
+                fault[rb, 0] = t
+                fault[rb, 1] = 0
+                fault[rb, 2] = bad
+            break
+        # 2. ordered compaction of spiking ids (flags are 0 or 1 here)
         cnt = 0
         for i in range(lo, hi):
             cnt += flag[rb, i]
@@ -249,11 +271,14 @@ def chunk_kernel(a, b, c, d, bias, sigma, proj, w_dense, indptr, indices, w_data
                 for e in range(tid, n_out * n_feat, nt):
                     W0[rb, e // n_feat, e % n_feat] = W[rb, e // n_feat, e % n_feat]
                 cuda.syncthreads()
+            bad_k = -1
             for k in range(n_out):
                 part = 0.0
                 for j in range(tid, n_feat, nt):
                     part += np.float64(W[rb, k, j]) * np.float64(x[rb, j])
                 zk = _block_sum(sh_f, part, tid, nt)
+                if bad_k < 0 and zk - zk != 0.0:
+                    bad_k = k
                 z0k = zk
                 if g > 0.0:
                     part = 0.0
@@ -265,6 +290,12 @@ def chunk_kernel(a, b, c, d, bias, sigma, proj, w_dense, indptr, indices, w_data
                     z0[rb, k] = z0k
                     rz[rb, t, k] = zk
                     rz0[rb, t, k] = z0k
+            if bad_k >= 0:              # zk is the block's sum, the same in every thread
+                if tid == 0:
+                    fault[rb, 0] = t
+                    fault[rb, 1] = 1
+                    fault[rb, 2] = bad_k
+                break
             for j in range(tid, n_feat, nt):
                 if sc.e_decay == 0.0:
                     elig[rb, j] = x[rb, j]

@@ -46,6 +46,21 @@ def neuron_step(form, scheme, v, u, a, b, cur, dt, k, vr, vt, cm):
 
 
 @register_jitable
+def spike_flag(v, v_peak):
+    """Threshold of the new membrane potential: 0 no spike, 1 spike, 2 ``v`` not finite.
+
+    ``v - v`` is 0.0 for every finite ``v`` and NaN for NaN and +-inf, so one subtraction
+    tells a diverged neuron (whose non-finite u or synaptic current reaches v within one
+    step) from a spiking one; +inf, which is >= ``v_peak``, is a fault, not a spike.
+    """
+    if v - v != 0.0:
+        return 2
+    if v >= v_peak:
+        return 1
+    return 0
+
+
+@register_jitable
 def synapse_decay(kind, isyn, hsyn, decay, rise_decay, dt):
     """Decay of the synaptic current over one step, before this step's spikes arrive.
 

@@ -75,7 +75,13 @@ Recording = namedtuple("Recording", [
     "trace_ids",           # int64 (n_traces,) neurons whose v is recorded
     "traces",              # (n_steps, n_traces) v after the step (mV)
     "z", "z0",             # (n_steps, n_out) readout outputs
+    "fault",               # int64 (3,): [step within the chunk or -1, kind, index], see below
 ])
+"""``fault``: set by the kernel when the run diverges, which then returns that step before
+recording anything of it. kind 0: the membrane potential of neuron ``index`` is not finite
+after the state update (the lowest such neuron; NaN or inf in u or the synaptic current
+reaches v within one step); kind 1: readout output ``index`` is not finite (its weights
+diverged on an earlier step). The CUDA kernel has one row per replicate, (B, 3)."""
 
 Noise = namedtuple("Noise", [
     "k0", "k1",   # np.uint64 key words (32-bit values) of the run's noise stream

@@ -5,7 +5,7 @@ One step, in Brian2's default schedule order:
 1. input current  I = bias + sigma * noise + sum_c drive_c * proj_c + isyn + fb, the noise
                   being the counter-based draw of (step, neuron) (``kernels/rng.py``)
 2. state update   (v, u) by the integration scheme, with I held over the step
-3. threshold      spiking = v >= v_peak
+3. threshold      spiking = v >= v_peak; a non-finite v stops the run (``Recording.fault``)
 4. synapses       each spiking neuron j (in increasing j) adds its weight row to v (delta),
                   or to the synaptic current variables, which decay first
 5. reset          v = c, u += d for spiking neurons
@@ -82,7 +82,15 @@ def _neurons(p, s, io, t, noise):
         u = u + p.dt * du
     s.v[:] = v
     s.u[:] = u
-    return np.flatnonzero(s.v >= p.v_peak)
+    return spike_flags(s.v, p.v_peak)
+
+
+def spike_flags(v, v_peak):
+    """0 no spike, 1 spike, 2 ``v`` not finite (``equations.spike_flag``, vectorised)."""
+    v = np.asarray(v, np.float64)
+    with np.errstate(invalid="ignore"):
+        bad = v - v != 0.0
+    return np.where(bad, 2, np.where(v >= v_peak, 1, 0))
 
 
 def _synapses(p, s, spiking):
@@ -126,6 +134,8 @@ def _features(p, s, spiked):
 
 
 def _readout(r, s, io, t):
+    """One step of the readouts; returns -1, or the first output whose z is not finite
+    (then it stops before learning)."""
     g = np.float64(io.gate[t])
     x = s.x.astype(np.float64)
     if g > 0.0 and r.counters[0] == 0:
@@ -133,6 +143,10 @@ def _readout(r, s, io, t):
     r.counters[0] = 1 if g > 0.0 else 0
     r.z[:] = lane_dot(r.W, x) if r.W.shape[0] else r.z
     r.z0[:] = lane_dot(r.W0, x) if g > 0.0 and r.W.shape[0] else r.z
+    with np.errstate(invalid="ignore"):
+        bad = np.flatnonzero(r.z - r.z != 0.0)
+    if bad.size:
+        return bad[0]
     if r.e_decay == 0.0:
         r.elig[:] = x
     else:
@@ -163,6 +177,7 @@ def _readout(r, s, io, t):
         for k in range(r.enc.shape[0]):
             fb = fb + r.enc[k] * r.z[k]
         s.fb[:] = fb
+    return -1
 
 
 def run_chunk(p, s, r, io, rec, noise, t0, n_steps):
@@ -172,13 +187,21 @@ def run_chunk(p, s, r, io, rec, noise, t0, n_steps):
     step ``noise.step0 + t``.
 
     Returns the step at which it stopped: ``n_steps``, or earlier if the spike buffer could
-    not hold another step's worth of spikes (the caller empties it and calls again).
+    not hold another step's worth of spikes (the caller empties it and calls again), or
+    earlier when the run diverged at that step: then ``rec.fault`` holds [step, kind,
+    index] (kind 0: the lowest neuron whose v is not finite after the state update; kind 1:
+    the first readout output that is not finite) and nothing of that step is recorded.
     """
     n = s.v.shape[0]
     for t in range(t0, n_steps):
         if rec.record_spikes and rec.n_spk[0] + n > rec.spk_step.shape[0]:
             return t
-        spiking = _neurons(p, s, io, t, noise)
+        flags = _neurons(p, s, io, t, noise)
+        bad = np.flatnonzero(flags == 2)
+        if bad.size:
+            rec.fault[:] = (t, 0, bad[0])
+            return t
+        spiking = np.flatnonzero(flags == 1)
         _synapses(p, s, spiking)
         s.v[spiking] = p.c[spiking]
         s.u[spiking] = s.u[spiking] + p.d[spiking]
@@ -186,7 +209,10 @@ def run_chunk(p, s, r, io, rec, noise, t0, n_steps):
         spiked[spiking] = 1.0
         if r.W.shape[0] > 0:  # features feed the readouts only
             _features(p, s, spiked)
-            _readout(r, s, io, t)
+            bad = _readout(r, s, io, t)
+            if bad >= 0:
+                rec.fault[:] = (t, 1, bad)
+                return t
             rec.z[t] = r.z
             rec.z0[t] = r.z0
         rec.rate[t] = spiking.size

@@ -176,6 +176,7 @@ class DeviceBatch:
                 "traces": to_device(np.zeros((B, n_steps, len(trace_ids)), dtype)),
                 "rz": to_device(np.zeros((B, n_steps, n_out))),
                 "rz0": to_device(np.zeros((B, n_steps, n_out))),
+                "fault": to_device(np.full((B, 3), -1, np.int64)),
                 "cap": cap, "n_tr": len(trace_ids), "record": bool(record_spikes)}
 
     # -------------------------------------------------------------- launches
@@ -197,11 +198,12 @@ class DeviceBatch:
             io["drive"], io["target"], io["gate"], io["tag"],
             rec["spk_step"], rec["spk_id"], rec["n_spk"], rec["rate"], rec["trace_ids"],
             rec["traces"], rec["rz"], rec["rz0"], self.flag, self.splist, np.int64(step0), keys,
-            self.tpos, np.int64(t_end), sc)
+            self.tpos, np.int64(t_end), rec["fault"], sc)
 
     def advance(self, io, rec, keys, step0, t_stop, due):
         """Launch until every replicate reached ``t_stop`` or one stopped on a full spike
-        buffer (then the caller drains it and calls again). Applies the RLS update after
+        buffer (then the caller drains it and calls again) or diverged (``rec["fault"]``
+        says which: the caller must stop; a faulted replicate does not run again). Applies the RLS update after
         each due step ``due`` (sorted chunk steps). Returns ``tpos`` on the host, (B,)."""
         if not hasattr(self, "flag"):
             self.flag = to_device(np.zeros((self.B, self.n), np.int32))
@@ -268,6 +270,9 @@ class CudaChunkRunner:
                if r.rule == 3 and r.W.shape[0] else np.zeros(0, np.int64))
         t = int(batch.advance(device_io(io, p.proj.shape[0]), drec, self._keys[1], noise.step0,
                               n_steps, due)[0])
+        fault = to_host(drec["fault"])[0]
+        if fault[0] >= 0:    # diverged at step t = fault[0]: nothing of it was recorded
+            rec.fault[:] = fault
         batch.download_state([s])
         batch.download_readout([r])
         rec.rate[t0:t] = to_host(drec["rate"])[0, t0:t]

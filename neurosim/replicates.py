@@ -11,7 +11,8 @@ from .gpu import DeviceBatch, device_keys, rls_due_steps, to_device, to_host
 from .kernels.rng import key_words
 from .monitors import Recorder
 from .network import build_network, seed_streams
-from .simulator import Simulator, build_params, n_features, new_readout, new_state
+from .simulator import (DivergenceError, Simulator, build_params, divergence_error, n_features,
+                        new_readout, new_state)
 from .streams import DurationStream, chunk_arrays
 
 
@@ -71,7 +72,10 @@ def run_replicates(net_cfg, run_cfg, seeds, backend="cuda", duration_ms=None, st
         sims, recs = [], []
         for sd, net, ro in zip(seeds, nets, readouts):
             sim = Simulator(net, replace(run_cfg, seed=sd, backend=backend), readout=ro)
-            recs.append(sim.run(stream=stream))
+            try:
+                recs.append(sim.run(stream=stream))
+            except DivergenceError as err:
+                raise DivergenceError(err.step, f"replicate seed {sd}: {err}") from None
             sims.append(sim)
         return Replicates(seeds, recs, [s.state for s in sims], [s.readout for s in sims],
                           time.perf_counter() - t_start, backend)
@@ -100,6 +104,10 @@ def run_replicates(net_cfg, run_cfg, seeds, backend="cuda", duration_ms=None, st
         batch.set_tpos(0)
         while True:
             tpos = batch.advance(io, rec, keys, step0, n_steps, due)
+            fault = to_host(rec["fault"])
+            if np.any(fault[:, 0] >= 0):
+                batch.download_readout(readouts)
+                raise _replicate_divergence(fault, seeds, step0, run_cfg.dt_ms, readouts)
             if run_cfg.record_spikes:
                 ks, st, ids = (to_host(rec[f]) for f in ("n_spk", "spk_step", "spk_id"))
                 for b, rc in enumerate(recorders):
@@ -120,3 +128,15 @@ def run_replicates(net_cfg, run_cfg, seeds, backend="cuda", duration_ms=None, st
     batch.download_readout(readouts)
     return Replicates(seeds, recorders, states, readouts, time.perf_counter() - t_start, "cuda",
                       setup_s)
+
+
+def _replicate_divergence(fault, seeds, step0, dt_ms, readouts) -> DivergenceError:
+    """The error of the replicate that diverged first (the lowest index among those at the
+    earliest step), naming its seed; the others that diverged in the chunk are counted."""
+    bad = np.flatnonzero(fault[:, 0] >= 0)
+    b = int(bad[np.argmin(fault[bad, 0])])
+    t, kind, index = (int(x) for x in fault[b])
+    others = (f" ({bad.size - 1} other replicates diverged in this chunk too)"
+              if bad.size > 1 else "")
+    return divergence_error(kind, index, step0 + t, dt_ms, readouts[b].W,
+                            where=f"replicate seed {seeds[b]}{others}: ")

@@ -161,6 +161,7 @@ class Simulator:
             raise ConfigError(f"run.record_traces = {list(run.record_traces)}: ids must lie in "
                               f"[0, {network.n_neurons - 1}]")
         self._spike_capacity = 4 * network.n_neurons
+        self.readout_names = None   # names of the readout outputs, for error messages
 
     def warm_up(self) -> float:
         """Compile (or load from cache) the backend's kernel with a zero-step call.
@@ -193,15 +194,19 @@ class Simulator:
                         spk_id=np.zeros(cap, np.int32), n_spk=np.zeros(1, np.int64),
                         rate=np.zeros(n_steps, np.int32), trace_ids=self.trace_ids,
                         traces=np.zeros((n_steps, self.trace_ids.size), dtype),
-                        z=np.zeros((n_steps, n_out)), z0=np.zeros((n_steps, n_out)))
+                        z=np.zeros((n_steps, n_out)), z0=np.zeros((n_steps, n_out)),
+                        fault=np.full(3, -1, np.int64))
         t = -1
         while t < n_steps:  # at least one call, so a zero-step chunk loads the kernel
             t = self.backend.run_chunk(self.params, self.state, self.readout, io, rec,
                                        Noise(*self.noise_key, self.step), max(t, 0), n_steps)
-            if record_spikes:
+            if record_spikes:   # (the spikes of steps before t: a fault's step has none)
                 k = rec.n_spk[0]
                 recorder.add_spikes(self.step + rec.spk_step[:k].astype(np.int64), rec.spk_id[:k])
                 rec.n_spk[0] = 0
+            if rec.fault[0] >= 0:
+                self._stop_diverged(rec, recorder)
+            if record_spikes:
                 if t < n_steps:  # buffer was full: grow it for the rest of the run
                     self._spike_capacity *= 2
                     cap = self._spike_capacity
@@ -233,9 +238,26 @@ class Simulator:
             learner.consolidate(self.readout, chunk, result)
             yield index, chunk, result
 
+    def _stop_diverged(self, rec: Recording, recorder: Recorder | None) -> None:
+        """The kernel stopped at step ``rec.fault[0]`` of this chunk because the run
+        diverged there: record the chunk's good rows (the steps before it), advance
+        :attr:`step` to it and raise :class:`DivergenceError`, naming the step, the neuron
+        or readout output, and the likely cause."""
+        t, kind, index = (int(x) for x in rec.fault)
+        if recorder is not None:
+            recorder.add_chunk(self.step, rec.rate[:t], rec.z[:t], rec.z0[:t], rec.traces[:t])
+        self.step += t
+        raise divergence_error(kind, index, self.step, self.run_config.dt_ms,
+                               self.readout.W, self.readout_names)
+
     def _check_finite(self, n_steps: int, z: np.ndarray) -> None:
         """Raise :class:`DivergenceError` if the chunk just simulated left a non-finite state
-        variable or readout weight (v, u, synaptic current, W), naming where and why."""
+        variable or readout weight (v, u, synaptic current, W), naming where and why.
+
+        A backstop: the kernels stop at the step where v or a readout output becomes
+        non-finite (:meth:`_stop_diverged`); only u, the synaptic current or W becoming
+        non-finite on the chunk's very last step (v and the outputs would follow a step
+        later) is left for this check."""
         s, r = self.state, self.readout
         lo, hi = self.step, self.step + n_steps
         for name, arr, cause in (
@@ -257,8 +279,7 @@ class Simulator:
             raise DivergenceError(
                 lo + rows[0] if len(rows) else lo,
                 f"non-finite readout weight W[{out}, {feat}] (output {out}), {at}: the "
-                "readout's learning diverged; its rate is too large for these features "
-                "(learner.eta0 for the three-factor rule, force.alpha for RLS)")
+                f"{_READOUT_CAUSE}")
 
     def checkpoint(self) -> tuple[dict, dict]:
         """Full simulation state, enough to continue bitwise identically after :meth:`restore`.
@@ -355,12 +376,39 @@ class Simulator:
 _NEURON_CAUSE = ("the integration diverged; likely too strong coupling or input for this "
                  "step (network.weight_excitatory / weight_inhibitory / gaussian_gain, input "
                  "amplitudes, network.noise_*, run.dt_ms)")
+_READOUT_CAUSE = ("the readout's learning diverged; its rate is too large for these features "
+                  "(learner.eta0 for the three-factor rule, force.alpha for RLS)")
+
+
+def divergence_error(kind: int, index: int, step: int, dt_ms: float, W=None, names=None,
+                     where: str = "") -> "DivergenceError":
+    """The :class:`DivergenceError` of a kernel's ``Recording.fault`` (kind 0: neuron
+    ``index``'s v not finite; kind 1: readout output ``index`` not finite) at global step
+    ``step``. ``W``: the readout weights (to name a non-finite one), ``names``: the readout
+    outputs' names, ``where``: a prefix such as "replicate seed 3: "."""
+    at = f"step {step} (t = {step * dt_ms:g} ms)"
+    if kind == 0:
+        return DivergenceError(
+            step, f"{where}non-finite membrane potential of neuron {index} at {at} (the lowest "
+            f"such neuron); the run stopped there, before recording this step: "
+            f"{_NEURON_CAUSE}")
+    name = f" {names[index]!r}" if names is not None and index < len(names) else ""
+    bad_w = (np.flatnonzero(~np.isfinite(np.asarray(W)[index])) if W is not None
+             else np.zeros(0, int))
+    weight = (f"non-finite readout weight W[{index}, {bad_w[0]}] (output {index})" if bad_w.size
+              else f"output {index} overflowed (its weights are finite but too large)")
+    return DivergenceError(
+        step, f"{where}readout output {index}{name} diverged at {at}; the run stopped there, "
+        f"before recording this step; {weight}, its output is non-finite from step {step}: "
+        f"{_READOUT_CAUSE}")
 
 
 class DivergenceError(FloatingPointError):
     """A state variable or readout weight became NaN or infinite; the message names which,
     where (neuron or readout index, steps) and the config values likely responsible.
-    ``step``: the first step known bad (the chunk's first step for state variables)."""
+    ``step``: the global step at which the kernel found v or a readout output non-finite
+    (the run stopped there; the steps before it are recorded), or, for the end-of-chunk
+    backstop, the chunk's first step."""
 
     def __init__(self, step: int, message: str):
         super().__init__(message)

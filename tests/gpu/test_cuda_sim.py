@@ -232,7 +232,7 @@ _PTX_SCRIPT = textwrap.dedent("""
         def __getitem__(self, cfg):
             def launch(*args):
                 captured.append(args)
-                args[-3][:] = args[-2]                # tpos = t_end: as if the chunk ran
+                args[-4][:] = args[-3]                # tpos = t_end: as if the chunk ran
             return launch
     kc.chunk_kernel, real = Grab(), kc.chunk_kernel
     gpu.simulator_enabled = lambda: True          # NumPy arrays stand in, nothing launches
