@@ -235,7 +235,9 @@ def fast_slow_apply_reference(W_fast, U, anchor, importance, importance_acc,
     U : ndarray, shape (n_out, n_feat)
         Trial update signal, computed with the effective weights W_slow + W_fast.
     anchor : ndarray, shape (n_out, n_feat)
-        The fast weights' consolidated state (set by :func:`fast_slow_consolidate`).
+        The fast weights' rest state (zero unless the caller sets it; read only): the decay
+        and the pull draw the effective readout toward ``W_slow + anchor``, the consolidated
+        readout (see :func:`fast_slow_consolidate`).
     importance : ndarray, shape (n_out, n_feat)
         Per-synapse importance of past blocks (units of U squared).
     importance_acc : ndarray, shape (n_out, n_feat)
@@ -278,25 +280,32 @@ def fast_slow_consolidate_reference(W_slow, W_fast, anchor, importance, importan
 
     ::
 
-        delta       = W_fast - anchor       # change the fast weights made since the last call
-        W_slow     += beta * delta          # slow weights move a fraction beta toward it
+        delta       = W_fast - anchor       # what the fast weights hold beyond their rest state
+        W_slow     += beta * delta          # slow weights take a fraction beta of it
         W_fast     -= beta * delta          # hand-over: W_slow + W_fast is unchanged
-        anchor[:]   = W_fast                # re-anchor: this is the new consolidated state
         importance  = gamma * importance + importance_acc / n_trials
         importance_acc[:] = 0
 
-    ``beta = 1`` resets the fast weights to the previous anchor (all of the block's change
-    is now slow); ``beta = 0`` leaves both weight sets as they are. The effective readout
-    is preserved up to rounding, so consolidation never changes behaviour by itself; what
-    it changes is what the pull and the decay protect in the following blocks. Note: since
-    ``W_fast - anchor = (W_slow + W_fast) - (effective W at the last consolidation)``, with
-    ``decay = 0`` the pull is online EWC on the effective weights (same trajectory as
-    :func:`ewc_apply` with ``lam = pull``, up to rounding); decay is what differs.
+    The anchor (the fast weights' rest state, zero unless the caller sets it) is not moved:
+    the part ``(1 - beta) * delta`` left in the fast weights keeps decaying toward it in
+    the following trials (:func:`fast_slow_apply`, ``decay``), and the pull keeps drawing
+    the effective readout toward the consolidated one, ``W_slow + anchor``. So ``beta``
+    decides how much of each block survives the decay: ``beta = 1`` makes all of it slow
+    (fast weights back at the anchor); ``beta = 0`` consolidates nothing. The effective
+    readout is preserved up to rounding, so consolidation never changes behaviour by
+    itself. With ``beta = 1`` and ``decay = 0`` the pull acts on ``W_eff - W_eff(last block
+    end)`` with importance-weighted strength, i.e. it is online EWC on the effective
+    weights (same trajectory as :func:`ewc_apply` with ``lam = pull``, up to rounding);
+    ``beta < 1`` or ``decay > 0`` is what makes fast/slow differ from EWC.
+
+    (Before 2026-12 the anchor was reset to the handed-over fast weights at every call;
+    the pull and the decay then acted on ``W_eff - W_eff(last block end)`` whatever
+    ``beta``, so ``beta`` had no effect on behaviour: that was the ``beta = 1`` case here.)
 
     Parameters
     ----------
     W_slow, W_fast, anchor, importance, importance_acc : ndarray, shape (n_out, n_feat)
-        State, updated in place.
+        State, updated in place (``anchor`` is read only).
     n_trials : int
         Trials accumulated in ``importance_acc`` this block (> 0; 0 leaves the importance
         unchanged apart from ``gamma``).
@@ -309,7 +318,6 @@ def fast_slow_consolidate_reference(W_slow, W_fast, anchor, importance, importan
     delta = W_fast - anchor
     W_slow += dt(beta) * delta
     W_fast -= dt(beta) * delta
-    anchor[...] = W_fast
     importance *= dt(gamma)
     if n_trials > 0:
         importance += importance_acc / dt(n_trials)
@@ -329,7 +337,6 @@ def fast_slow_consolidate(W_slow, W_fast, anchor, importance, importance_acc,
             delta = W_fast[i, j] - anchor[i, j]
             W_slow[i, j] += beta_t * delta
             W_fast[i, j] -= beta_t * delta
-            anchor[i, j] = W_fast[i, j]
             imp = importance[i, j] * gamma_t
             if n_trials > 0:
                 imp = imp + importance_acc[i, j] / n_t

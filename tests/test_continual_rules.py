@@ -194,19 +194,67 @@ def test_neutral_settings_reduce_to_plain_bitwise(dtype, twin):
 
 
 @pytest.mark.parametrize("kernel", [ck.fast_slow_consolidate_reference, ck.fast_slow_consolidate])
-def test_fast_slow_consolidation_hands_over(kernel):
+@pytest.mark.parametrize("beta", [1.0, 0.25, 0.0])
+def test_fast_slow_consolidation_hands_over(kernel, beta):
     rng = np.random.default_rng(8)
     W_slow, W_fast, anchor = (rng.standard_normal(SHAPE) for _ in range(3))
     imp, acc = np.ones(SHAPE), np.full(SHAPE, 6.0)
-    anchor0, eff0 = anchor.copy(), W_slow + W_fast
+    anchor0, eff0, slow0 = anchor.copy(), W_slow + W_fast, W_slow.copy()
     delta = W_fast - anchor
-    kernel(W_slow, W_fast, anchor, imp, acc, 3, 1.0, 0.5)
+    kernel(W_slow, W_fast, anchor, imp, acc, 3, beta, 0.5)
     np.testing.assert_allclose(W_slow + W_fast, eff0, rtol=0, atol=1e-12)  # behaviour kept
-    np.testing.assert_allclose(W_fast, anchor0, atol=1e-12)  # beta = 1: fast reset to anchor
-    np.testing.assert_allclose(W_slow, eff0 - anchor0, atol=1e-12)
-    np.testing.assert_array_equal(anchor, W_fast)
+    np.testing.assert_allclose(W_slow, slow0 + beta * delta, atol=1e-12)  # beta of it is slow
+    np.testing.assert_allclose(W_fast - anchor0, (1 - beta) * delta, atol=1e-12)  # rest decays
+    np.testing.assert_array_equal(anchor, anchor0)  # the rest state does not move
     np.testing.assert_allclose(imp, 0.5 * 1.0 + 6.0 / 3)
     assert np.all(acc == 0.0) and np.any(delta != 0)
+
+
+@pytest.mark.parametrize("apply", [ck.fast_slow_apply_reference, ck.fast_slow_apply])
+def test_fast_slow_decay_toward_the_anchor_hand_computed(apply):
+    """Per trial: w <- w + eta (u - pull I (w - a)); w <- w - decay (w - a). Hand-computed:
+    a = 1, w0 = 3, decay = 0.1, pull = 0: with u = 0 the distance 2 shrinks by 0.9 a trial
+    (2 -> 1.8 -> 1.62 -> 1.458); one trial with u = 4, eta = 0.5: w = 3 + 2 = 5, then
+    5 - 0.1 * (5 - 1) = 4.6; with pull = 2, I = 0.25 as well: 3 + 0.5 (4 - 0.5 * 2) = 4.5,
+    then 4.5 - 0.1 * 3.5 = 4.15. The importance accumulator adds u**2 either way."""
+    one = lambda v: np.full((1, 1), float(v))  # noqa: E731
+    w, a, imp, acc = one(3.0), one(1.0), one(0.25), one(0.0)
+    for expected in (2.8, 2.62, 2.458):
+        apply(w, one(0.0), a, imp, acc, 0.5, 0.0, 0.1)
+        assert w[0, 0] == pytest.approx(expected, abs=1e-12)
+    assert acc[0, 0] == 0.0 and a[0, 0] == 1.0
+    w = one(3.0)
+    apply(w, one(4.0), a, imp, acc, 0.5, 0.0, 0.1)
+    assert w[0, 0] == pytest.approx(4.6, abs=1e-12) and acc[0, 0] == 16.0
+    w = one(3.0)
+    apply(w, one(4.0), a, imp, acc, 0.5, 2.0, 0.1)
+    assert w[0, 0] == pytest.approx(4.15, abs=1e-12) and acc[0, 0] == 32.0
+    # n trials without an update signal: w - a = (1 - decay)**n (w0 - a), any shape
+    rng = np.random.default_rng(10)
+    w0, a = rng.standard_normal(SHAPE), rng.standard_normal(SHAPE)
+    w, z = w0.copy(), np.zeros(SHAPE)
+    for _ in range(25):
+        apply(w, z, a, z.copy(), z.copy(), 0.3, 0.0, 0.05)
+    np.testing.assert_allclose(w - a, 0.95 ** 25 * (w0 - a), rtol=1e-12, atol=1e-14)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_fast_slow_beta_sets_what_survives_the_decay(dtype):
+    """After a block end with beta, the fast weights keep (1 - beta) of the block's change
+    and it decays away; the slow weights keep beta of it. Effective readout after n idle
+    trials: W_slow0 + a + (beta + (1 - beta)(1 - decay)**n) delta."""
+    rng = np.random.default_rng(11)
+    W_slow, a, delta = (_rand(rng, dtype) for _ in range(3))
+    W_fast = a + delta
+    slow0, imp, acc, z = W_slow.copy(), np.zeros_like(a), np.zeros_like(a), np.zeros_like(a)
+    beta, decay, n = 0.3, 0.1, 20
+    ck.fast_slow_consolidate(W_slow, W_fast, a, imp, acc, 1, beta, 1.0)
+    for _ in range(n):
+        ck.fast_slow_apply(W_fast, z, a, imp, acc, 0.1, 0.0, decay)
+    expected = (slow0.astype(np.float64) + a + (beta + (1 - beta) * (1 - decay) ** n)
+                * delta.astype(np.float64))
+    tol = 1e-12 if dtype == np.float64 else 1e-5
+    np.testing.assert_allclose(W_slow + W_fast, expected, rtol=0, atol=tol * 10)
 
 
 @pytest.mark.parametrize("kernel", [ck.ewc_consolidate_reference, ck.ewc_consolidate])
