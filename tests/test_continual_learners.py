@@ -144,3 +144,33 @@ def test_state_is_a_checkpointable_dict():
     lrn.load_state(saved)
     for k in saved:
         np.testing.assert_array_equal(lrn.state[k], saved[k])
+
+
+def _fast_slow_vs_ewc(fs_hyper, ewc_hyper, blocks=(3, 3, 3)):
+    W_fs, _ = _run(make_learner("fast_slow", **fs_hyper), blocks=blocks)
+    W_ewc, _ = _run(make_learner("ewc", **ewc_hyper), blocks=blocks)
+    assert np.any(W_ewc[0] != 0)
+    return float(np.max(np.abs(W_fs[0] - W_ewc[0]))) / float(np.max(np.abs(W_ewc[0])))
+
+
+def test_fast_slow_defaults_are_fast_slow():
+    """The defaults (learner record and the continual experiment) have fast weights with their
+    own, larger rate and a per-trial decay, and a partial offline consolidation."""
+    from neurosim.experiments import continual as C
+    for hyper in (make_learner("fast_slow"), C.make_method(C.DEFAULT_CONFIG, "fast_slow")):
+        assert hyper.fast_rate > 1 and 0 < hyper.decay < 1 and 0 < hyper.beta < 1
+
+
+def test_fast_slow_default_trajectory_differs_from_ewc():
+    """At the defaults fast/slow is not EWC: after 3 blocks of 3 trials the "when" weights
+    differ by far more than rounding. Control: with beta = 1, decay = 0, fast_rate = 1 it is
+    online EWC on the effective weights (kernels.continual.fast_slow_consolidate), equal to
+    rounding, so the test would see a return to the old defaults."""
+    from neurosim.experiments import continual as C
+    assert _fast_slow_vs_ewc({}, {}) > 0.05
+    cfg = C.DEFAULT_CONFIG["learners"]
+    hyper = {k: v for k, v in cfg["fast_slow"].items() if k != "eta0"}
+    assert cfg["fast_slow"]["eta0"] == cfg["ewc"]["eta0"]
+    assert _fast_slow_vs_ewc(hyper, {"pull": cfg["ewc"]["pull"]}) > 0.05
+    same = dict(beta=1.0, decay=0.0, fast_rate=1.0, pull=0.5)
+    assert _fast_slow_vs_ewc(same, {"pull": 0.5}) < 1e-9

@@ -86,7 +86,7 @@ DEFAULT_CONFIG = {
         "three_factor": {"eta0": 80.0},
         "plain_trial": {"eta0": 8.0},
         "classp": {"eta0": 8.0, "eta_w": 1e-2, "theta": 1.0, "p": 1.0, "relative": True},
-        "fast_slow": {"eta0": 8.0, "fast_rate": 1.0, "beta": 0.5, "pull": 0.5, "decay": 0.0},
+        "fast_slow": {"eta0": 8.0, "fast_rate": 1.25, "beta": 0.8, "pull": 0.5, "decay": 0.01},
         "ewc": {"eta0": 8.0, "pull": 0.5, "gamma": 1.0},
         "force": {"alpha": 10.0, "rls_every": 20, "online_outputs": [0]},
         "force_reset": {"alpha": 10.0, "rls_every": 20, "online_outputs": [0]},
