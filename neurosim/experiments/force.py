@@ -229,7 +229,8 @@ def simulate(config: dict, protocol: dict, feedback_gain: float, target, run_wri
 
 def evaluate(z, target, bounds, dt_ms: float, evaluation: dict, spectrum: bool = True) -> dict:
     """Test-period measures of one output (``z``, ``target``: (n_steps,)): correlation / RMS
-    over the first ``eval_ms``, best-lag correlation per window, and (``spectrum``) the
+    (also divided by the target's SD, ``rms_normalized``) over the first ``eval_ms``,
+    best-lag correlation per window, and (``spectrum``) the
     spectral peak over the whole test (all on the output with learning off).
 
     Signals are subsampled every ``sample_ms`` (a multiple of dt) for the lag search and
@@ -245,9 +246,11 @@ def evaluate(z, target, bounds, dt_ms: float, evaluation: dict, spectrum: bool =
     windows = windowed_best_lag_correlation(zs, ts, ds, evaluation["window_ms"],
                                             evaluation["max_lag_ms"], s0, s1)
     peak_hz, peak_fraction = spectral_peak(zs[s0:s1], ds) if spectrum else (np.nan, np.nan)
+    sd = float(np.std(target[first]))
     return {
         "correlation": pearson(z[first], target[first]),
         "rms": rms_error(z[first], target[first]),
+        "rms_normalized": rms_error(z[first], target[first]) / sd if sd > 0 else float("nan"),
         "peak_hz": peak_hz, "peak_power_fraction": peak_fraction,
         "window_correlation": windows["correlation"], "window_lag_ms": windows["lag_ms"],
         "window_start_ms": windows["start_ms"],
@@ -315,8 +318,8 @@ def _write_run(run_writer, result, metrics: list[dict], rows=None):
         scalars.update({pre + k: v for k, v in m.items() if np.isscalar(v)})
         tables.update({pre + k: np.asarray(m[k]) for k in
                        ("window_start_ms", "window_correlation", "window_lag_ms")})
-    scalars["correlation"] = min(m["correlation"] for m in metrics)
-    scalars["rms"] = max(m["rms"] for m in metrics)
+    scalars["correlation"] = float(np.min([m["correlation"] for m in metrics]))  # NaN stays
+    scalars["rms"] = float(np.max([m["rms"] for m in metrics]))
     scalars.update({f"rate_{k}_hz": v for k, v in result["rate_hz"].items()})
     scalars.update({f"wall_{k}_s": v for k, v in result["wall_s"].items()})
     summary = {"criteria": rows} if rows is not None else None
@@ -406,15 +409,17 @@ def run(config: dict | None, out: Path, figure: Path | None = None, report="text
         "protocol": "full" if full else "short", "seed": run_cfg.seed,
         "n_neurons": net_cfg.n_neurons, "steps": int(main["bounds"][-1]),
         "target": spec, "n_outputs": len(fb),
-        "correlation": min(m["correlation"] for m in fb), "rms": max(m["rms"] for m in fb),
+        "correlation": float(np.min([m["correlation"] for m in fb])),   # the worst; NaN stays
+        "rms": float(np.max([m["rms"] for m in fb])),
         "peak_hz": fb[0]["peak_hz"],
-        "window_correlation_min": min(m["window_correlation_min"] for m in fb),
+        "window_correlation_min": float(np.min([m["window_correlation_min"] for m in fb])),
         "window_correlation": [float(c) for c in fb[0]["window_correlation"]],
         "window_lag_ms": [float(c) for c in fb[0]["window_lag_ms"]],
-        "outputs": [{k: m[k] for k in ("correlation", "rms", "peak_hz",
+        "outputs": [{k: m[k] for k in ("correlation", "rms", "rms_normalized", "peak_hz",
                                        "window_correlation_min", "z_amplitude")} for m in fb],
-        "control_correlation": max(c["correlation"] for c in ctrl) if ctrl else float("nan"),
-        "control_rms": min(c["rms"] for c in ctrl) if ctrl else float("nan"),
+        "control_correlation": float(np.max([c["correlation"] for c in ctrl]))
+        if ctrl else float("nan"),
+        "control_rms": float(np.min([c["rms"] for c in ctrl])) if ctrl else float("nan"),
         "rate_hz": main["rate_hz"], "n_rls_updates": main["n_rls_updates"],
         "loop_wall_s": main["loop_wall_s"], "wall_s": main["wall_s"],
         "control_loop_wall_s": results["control"]["loop_wall_s"] if ctrl else float("nan"),
