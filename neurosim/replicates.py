@@ -12,7 +12,7 @@ from .kernels.rng import key_words
 from .monitors import Recorder
 from .network import build_network, seed_streams
 from .simulator import (DivergenceError, Simulator, build_params, divergence_error, n_features,
-                        new_readout, new_state)
+                        neuron_cause, new_readout, new_state, readout_cause)
 from .streams import DurationStream, chunk_arrays
 
 
@@ -107,7 +107,8 @@ def run_replicates(net_cfg, run_cfg, seeds, backend="cuda", duration_ms=None, st
             fault = to_host(rec["fault"])
             if np.any(fault[:, 0] >= 0):
                 batch.download_readout(readouts)
-                raise _replicate_divergence(fault, seeds, step0, run_cfg.dt_ms, readouts)
+                raise _replicate_divergence(fault, seeds, step0, run_cfg.dt_ms, readouts,
+                                            net_cfg)
             if run_cfg.record_spikes:
                 ks, st, ids = (to_host(rec[f]) for f in ("n_spk", "spk_step", "spk_id"))
                 for b, rc in enumerate(recorders):
@@ -130,7 +131,7 @@ def run_replicates(net_cfg, run_cfg, seeds, backend="cuda", duration_ms=None, st
                       setup_s)
 
 
-def _replicate_divergence(fault, seeds, step0, dt_ms, readouts) -> DivergenceError:
+def _replicate_divergence(fault, seeds, step0, dt_ms, readouts, net_cfg) -> DivergenceError:
     """The error of the replicate that diverged first (the lowest index among those at the
     earliest step), naming its seed; the others that diverged in the chunk are counted."""
     bad = np.flatnonzero(fault[:, 0] >= 0)
@@ -139,4 +140,6 @@ def _replicate_divergence(fault, seeds, step0, dt_ms, readouts) -> DivergenceErr
     others = (f" ({bad.size - 1} other replicates diverged in this chunk too)"
               if bad.size > 1 else "")
     return divergence_error(kind, index, step0 + t, dt_ms, readouts[b].W,
-                            where=f"replicate seed {seeds[b]}{others}: ")
+                            where=f"replicate seed {seeds[b]}{others}: ",
+                            cause=(neuron_cause(net_cfg, dt_ms) if kind == 0
+                                   else readout_cause(readouts[b])))

@@ -247,8 +247,11 @@ class Simulator:
         if recorder is not None:
             recorder.add_chunk(self.step, rec.rate[:t], rec.z[:t], rec.z0[:t], rec.traces[:t])
         self.step += t
-        raise divergence_error(kind, index, self.step, self.run_config.dt_ms,
-                               self.readout.W, self.readout_names)
+        dt_ms = self.run_config.dt_ms
+        raise divergence_error(
+            kind, index, self.step, dt_ms, self.readout.W, self.readout_names,
+            cause=(neuron_cause(self.network.config, dt_ms) if kind == 0
+                   else readout_cause(self.readout)))
 
     def _check_finite(self, n_steps: int, z: np.ndarray) -> None:
         """Raise :class:`DivergenceError` if the chunk just simulated left a non-finite state
@@ -380,18 +383,41 @@ _READOUT_CAUSE = ("the readout's learning diverged; its rate is too large for th
                   "(learner.eta0 for the three-factor rule, force.alpha for RLS)")
 
 
+def neuron_cause(net_cfg, dt_ms: float) -> str:
+    """The likely cause of a diverged neuron, with this run's values of the config keys."""
+    keys = [f"network.weight_excitatory = {net_cfg.weight_excitatory:g}",
+            f"network.weight_inhibitory = {net_cfg.weight_inhibitory:g}"]
+    if net_cfg.weight_distribution == "gaussian":
+        keys.append(f"network.gaussian_gain = {net_cfg.gaussian_gain:g}")
+    keys += [f"network.noise_excitatory = {net_cfg.noise_excitatory:g}",
+             f"network.noise_inhibitory = {net_cfg.noise_inhibitory:g}"]
+    keys += [f"inputs[{ch.name}].amplitude = {ch.amplitude:g}" for ch in net_cfg.inputs]
+    keys.append(f"run.dt_ms = {dt_ms:g}")
+    return f"{_NEURON_CAUSE}; here {', '.join(keys)}"
+
+
+def readout_cause(readout) -> str:
+    """The likely cause of a diverged readout output, with the rate in use."""
+    rule = {v: k for k, v in CODES["rule"].items()}.get(int(readout.rule), "?")
+    rate = (f"; here rule {rule!r} with the per-step rate eta = {float(readout.eta):g}"
+            if rule == "online" else f"; here rule {rule!r}")
+    return _READOUT_CAUSE + rate
+
+
 def divergence_error(kind: int, index: int, step: int, dt_ms: float, W=None, names=None,
-                     where: str = "") -> "DivergenceError":
+                     where: str = "", cause: str | None = None) -> "DivergenceError":
     """The :class:`DivergenceError` of a kernel's ``Recording.fault`` (kind 0: neuron
     ``index``'s v not finite; kind 1: readout output ``index`` not finite) at global step
     ``step``. ``W``: the readout weights (to name a non-finite one), ``names``: the readout
-    outputs' names, ``where``: a prefix such as "replicate seed 3: "."""
+    outputs' names, ``where``: a prefix such as "replicate seed 3: ", ``cause``: the likely
+    cause with the run's values (:func:`neuron_cause`, :func:`readout_cause`; default the
+    generic text)."""
     at = f"step {step} (t = {step * dt_ms:g} ms)"
     if kind == 0:
         return DivergenceError(
             step, f"{where}non-finite membrane potential of neuron {index} at {at} (the lowest "
             f"such neuron); the run stopped there, before recording this step: "
-            f"{_NEURON_CAUSE}")
+            f"{cause or _NEURON_CAUSE}")
     name = f" {names[index]!r}" if names is not None and index < len(names) else ""
     bad_w = (np.flatnonzero(~np.isfinite(np.asarray(W)[index])) if W is not None
              else np.zeros(0, int))
@@ -400,7 +426,7 @@ def divergence_error(kind: int, index: int, step: int, dt_ms: float, W=None, nam
     return DivergenceError(
         step, f"{where}readout output {index}{name} diverged at {at}; the run stopped there, "
         f"before recording this step; {weight}, its output is non-finite from step {step}: "
-        f"{_READOUT_CAUSE}")
+        f"{cause or _READOUT_CAUSE}")
 
 
 class DivergenceError(FloatingPointError):

@@ -151,7 +151,11 @@ def test_huge_weights_stop_at_the_step_and_neuron_of_the_reference(case, backend
     assert err.step == step and sim.step == step
     assert f"non-finite membrane potential of neuron {neuron} at step {step} (t = {step} ms)" \
         in str(err)
-    assert "network.weight_excitatory" in str(err)      # the likely cause, as config keys
+    # the likely cause: the config keys, with this run's values
+    cfg = HUGE[case]
+    assert (f"network.weight_excitatory = {cfg.weight_excitatory:g}, "
+            f"network.weight_inhibitory = {cfg.weight_inhibitory:g}") in str(err)
+    assert "run.dt_ms = 1" in str(err)
     # exactly the steps before the divergence are recorded, all finite
     assert rec.rate.shape == (step,)
     assert rec.traces.shape == (step, 6) and np.isfinite(rec.traces).all()
@@ -239,7 +243,7 @@ def test_a_diverging_readout_stops_at_the_step_its_output_becomes_non_finite(bac
     msg = str(err)
     assert f"readout output {out} diverged at step {step} (t = {step} ms)" in msg
     assert f"(output {out}), its output is non-finite from step {step}" in msg
-    assert "learner.eta0" in msg
+    assert "learner.eta0" in msg and "rule 'online' with the per-step rate eta = 1e+06" in msg
     assert rec.z.shape == (step, 3) and np.isfinite(rec.z).all() and np.isfinite(rec.z0).all()
     assert rec.rate.shape == (step,)
 
