@@ -203,8 +203,9 @@ class DeviceBatch:
     def advance(self, io, rec, keys, step0, t_stop, due):
         """Launch until every replicate reached ``t_stop`` or one stopped on a full spike
         buffer (then the caller drains it and calls again) or diverged (``rec["fault"]``
-        says which: the caller must stop; a faulted replicate does not run again). Applies the RLS update after
-        each due step ``due`` (sorted chunk steps). Returns ``tpos`` on the host, (B,)."""
+        says which: the caller must stop; a faulted replicate does not run again). Applies
+        the RLS update after each due step ``due`` (sorted chunk steps). Returns ``tpos`` on
+        the host, (B,)."""
         if not hasattr(self, "flag"):
             self.flag = to_device(np.zeros((self.B, self.n), np.int32))
             self.splist = to_device(np.zeros((self.B, self.n), np.int32))
