@@ -6,7 +6,13 @@ target noise 0.3; task seed 1, run seed 0, hyper-parameters ``CALIBRATED``.
 Measured (2 tasks): retention plain 0.42; CLASSP 0.997 (B 0.999); EWC and fast/slow 0.999
 (B 0.994). 8 tasks: BWT plain -0.87, CLASSP -0.04 (EWC -0.006). Bounds fixed after that.
 With beta = 1 and no decay, fast/slow follows the same trajectory as online EWC (its pull
-acts on W_fast - anchor = W_eff - W*), so their numbers coincide here.
+acts on W_fast - anchor = W_eff - W*), so their numbers coincide here. Its fast/slow settings
+(measured 2026-12-02, 2 tasks, CALIBRATED otherwise): beta 0.5 kept A at 0.755 (what is not
+consolidated decays or is overwritten: by design); decay 0.001 at 0.989, decay 0.01 at 0.83,
+and with decay 0.01 the 8-task run (500 trials a block) diverged: the decay leaves a residual
+error, so the importance (mean U**2, gamma = 1) grows faster: eta * lam * max I was 2.7
+after block 7 (1.7 after block 8 without decay), past the explicit step's limit of 2 for the
+raw lam of this protocol (the learner normalises lam by max I and cannot run away like this).
 """
 import math
 
