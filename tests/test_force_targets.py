@@ -92,6 +92,7 @@ def test_vanderpol_target_and_preset():
     config, spec = fs.resolve_config({"target": {"kind": "vanderpol"}})
     assert config["network"]["gaussian_gain"] == 1e4
     assert config["force"]["feedback_gain"] == 2e4
+    assert config["protocol"]["train_ms"] == 4000.0
     mine = fs.resolve_config({"target": {"kind": "vanderpol"},
                               "network": {"gaussian_gain": 3000.0}})[0]
     assert mine["network"]["gaussian_gain"] == 3000.0    # the user's setting wins
