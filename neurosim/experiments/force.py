@@ -304,10 +304,11 @@ def criteria_table(ms: list[dict], control: list[dict] | None, crit: dict, full:
 
 def format_table(rows: list[dict]) -> str:
     """The table as text: measured value, criterion and PASS/FAIL per row."""
-    lines = [f"{'measure':<28} {'value':>9}  {'criterion':<14} result"]
+    w = max([28] + [len(r["name"]) for r in rows])
+    lines = [f"{'measure':<{w}} {'value':>9}  {'criterion':<14} result"]
     for r in rows:
         verdict = "-" if r["passed"] is None else ("PASS" if r["passed"] else "FAIL")
-        lines.append(f"{r['name']:<28} {r['value']:>9.4f}  {r['criterion']:<14} {verdict}")
+        lines.append(f"{r['name']:<{w}} {r['value']:>9.4f}  {r['criterion']:<14} {verdict}")
     return "\n".join(lines)
 
 
