@@ -195,7 +195,8 @@ def test_file_target_runs_end_to_end(tmp_path):
 def test_alias_force_sinusoid_runs_the_same_experiment(tmp_path, capsys):
     assert get_experiment("force_sinusoid") is get_experiment("force")
     out = tmp_path / "a.h5"
-    rc = main(["run", "force_sinusoid", "--quiet", "--out", str(out), "--figure", str(tmp_path / "a.png"),
+    rc = main(["run", "force_sinusoid", "--quiet", "--out", str(out),
+               "--figure", str(tmp_path / "a.png"),
                "--set", "network.n_neurons=200", "--set", "protocol.settle_ms=50",
                "--set", "protocol.train_ms=200", "--set", "protocol.test_ms=100",
                "--set", "evaluation.control=false"])
