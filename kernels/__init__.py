@@ -10,15 +10,19 @@ import os
 
 _HERE = os.path.dirname(os.path.abspath(__file__))
 
+#: qualified name of a compiled kernel -> further source files its cache stamp covers
+EXTRA_SOURCES: dict[str, tuple] = {}
 
-def sources_stamp() -> bytes:
-    """SHA-256 over the contents of every ``.py`` file of this package (sorted by name)."""
+
+def sources_stamp(extra=()) -> bytes:
+    """SHA-256 over the contents of every ``.py`` file of this package (sorted by name),
+    then of the files ``extra``."""
     digest = hashlib.sha256()
-    for name in sorted(os.listdir(_HERE)):
-        if name.endswith(".py"):
-            digest.update(name.encode())
-            with open(os.path.join(_HERE, name), "rb") as f:
-                digest.update(f.read())
+    paths = [os.path.join(_HERE, n) for n in sorted(os.listdir(_HERE)) if n.endswith(".py")]
+    for path in paths + list(extra):
+        digest.update(os.path.basename(path).encode())
+        with open(path, "rb") as f:
+            digest.update(f.read())
     return digest.digest()
 
 
@@ -37,10 +41,13 @@ def _install_cache_locators():
             def from_function(cls, py_func, py_file):
                 if os.path.dirname(os.path.abspath(py_file)) != _HERE:
                     return None
-                return super().from_function(py_func, py_file)
+                locator = super().from_function(py_func, py_file)
+                if locator is not None:
+                    locator.extra_sources = EXTRA_SOURCES.get(py_func.__qualname__, ())
+                return locator
 
             def get_source_stamp(self):
-                return sources_stamp()
+                return sources_stamp(getattr(self, "extra_sources", ()))
         PackageLocator.__name__ = f"Kernels{base.__name__}"
         return PackageLocator
 

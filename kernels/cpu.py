@@ -25,13 +25,11 @@ order, so 1 and 2 threads (and NumPy and CUDA) give the same bits. The same sour
 compiled twice, with and without ``parallel=True``; :func:`run_chunk` picks the parallel one
 when it pays (see ``PARALLEL_MIN_NEURONS``).
 """
-import types
-
 import numba
 import numpy as np
 from numba import njit, prange
 
-from . import equations
+from . import equations, plugins
 from .rls import rls_step
 from .rng import fill_normals
 
@@ -39,6 +37,15 @@ from .rng import fill_normals
 neuron_step, synapse_decay, feature_step, centre, spike_flag = (
     njit(inline="always")(getattr(equations, name))
     for name in ("neuron_step", "synapse_decay", "feature_step", "centre", "spike_flag"))
+
+
+def _no_update(w, s, x, elig, z, e, g, h):
+    """Stand-in for a plug-in rule's update (kernels/plugins.py); each rule's kernels are
+    compiled with the rule's own function in its place (:func:`_kernels_for`)."""
+    return w, s
+
+
+_local_update = njit(inline="always")(_no_update)
 
 PARALLEL_MIN_NEURONS = 2048
 """Below this many neurons the serial kernel runs: two thread fork/joins per step (~2-3 us
@@ -276,6 +283,19 @@ def _readout(r, s, io, t):
                     r.err[k] = (r.z[k] - io.target[t, k]) if r.online[k] > 0.0 else 0.0
                 rls_step(r.P, r.W, x, r.err, r.lam, r.kbuf)
             r.counters[2] += 1
+        elif r.rule >= 4:     # a plug-in local rule, per synapse (kernels/plugins.py)
+            for k in range(n_out):
+                if r.online[k] > 0.0:
+                    e = np.float64(io.target[t, k]) - r.z[k]
+                    zk = r.z[k]
+                    wk = r.W[k]
+                    uk = r.U[k]
+                    for j in range(n_feat):
+                        w, u = _local_update(np.float64(wk[j]), np.float64(uk[j]),
+                                             np.float64(x[j]), np.float64(elig[j]), zk, e, g,
+                                             r.hyper)
+                        wk[j] = w
+                        uk[j] = u
     if io.tag[t]:
         _axpy(r.tag_sum, 1.0, x)
         r.counters[1] += 1
@@ -347,19 +367,28 @@ for _name in ("_noisy_bias", "_set", "_add", "_add_scaled", "_integrate", "_thre
               "_decay", "_reset", "_traces", "_slow_traces", "_centre", "_first_at_least",
               "_add_sparse_rows", "_neurons", "_post", "_lane_dot", "_axpy", "_readout"):
     globals()[_name] = njit(cache=True)(globals()[_name])
-def _renamed(fn, name):
-    """A copy of ``fn`` under another name. Numba's disk cache files a function under its
-    qualified name and line, not its jit options: compiled from one function object, the
-    parallel form and the serial form would load each other's cached code."""
-    copy = types.FunctionType(fn.__code__, fn.__globals__, name, fn.__defaults__,
-                              fn.__closure__)
-    copy.__qualname__ = name
-    copy.__doc__ = fn.__doc__
-    return copy
+# Numba's disk cache files a function under its qualified name and line, not its jit
+# options: compiled from one function object, the parallel and the serial form would load
+# each other's cached code. Each form is compiled from its own renamed copy.
+_chunk_serial = njit(cache=True)(plugins.specialise(_chunk, "_chunk_serial", {}))
+_chunk_parallel = njit(cache=True, parallel=True)(
+    plugins.specialise(_chunk, "_chunk_parallel", {}))
+_PLUGIN_KERNELS = {}
 
 
-_chunk_serial = njit(cache=True)(_renamed(_chunk, "_chunk_serial"))
-_chunk_parallel = njit(cache=True, parallel=True)(_renamed(_chunk, "_chunk_parallel"))
+def _kernels_for(code):
+    """(serial, parallel) chunk kernels of plug-in rule ``code``: renamed copies of the loop
+    and of ``_readout`` with the rule's update inlined, cached on disk per rule."""
+    if code not in _PLUGIN_KERNELS:
+        rule = plugins.rule(code)
+        readout = njit(cache=True)(plugins.specialise(
+            _readout.py_func, f"_readout__{rule.name}",
+            {"_local_update": njit(inline="always")(rule.update)}, rule.source))
+        _PLUGIN_KERNELS[code] = tuple(
+            njit(cache=True, parallel=par)(plugins.specialise(
+                _chunk, f"_chunk_{form}__{rule.name}", {"_readout": readout}, rule.source))
+            for form, par in (("serial", False), ("parallel", True)))
+    return _PLUGIN_KERNELS[code]
 
 
 def run_chunk(p, s, r, io, rec, noise, t0, n_steps):
@@ -368,7 +397,9 @@ def run_chunk(p, s, r, io, rec, noise, t0, n_steps):
     Runs in parallel over ``numba.get_num_threads()`` neuron ranges when there are at least
     ``PARALLEL_MIN_NEURONS`` neurons; the result is the same bits either way.
     """
+    serial, parallel = ((_chunk_serial, _chunk_parallel) if r.rule < plugins.FIRST_CODE
+                        else _kernels_for(r.rule))
     threads = numba.get_num_threads()
     if threads > 1 and s.v.shape[0] >= PARALLEL_MIN_NEURONS:
-        return _chunk_parallel(p, s, r, io, rec, noise, t0, n_steps, threads)
-    return _chunk_serial(p, s, r, io, rec, noise, t0, n_steps, 1)
+        return parallel(p, s, r, io, rec, noise, t0, n_steps, threads)
+    return serial(p, s, r, io, rec, noise, t0, n_steps, 1)

@@ -20,8 +20,10 @@ between the phases of one step, in the order of ``kernels/reference.py``:
    contiguous slice of postsynaptic ids and binary-searches each spiking row for it;
 4. reset; feature traces (+ centring) when there is a readout; spike / rate / trace
    recording into device buffers;
-5. readout: ``z = W x`` (block tree reduction), eligibility, three-factor update (rule 1)
-   or accumulation (rule 2); for RLS (rule 3) the kernel writes the a-priori error and the
+5. readout: ``z = W x`` (block tree reduction), eligibility, three-factor update (rule 1),
+   accumulation (rule 2) or a plug-in local rule's update per synapse (rule >= 4: the
+   kernel of :func:`kernel_for`, compiled with the rule's function, ``kernels/plugins.py``);
+   for RLS (rule 3) the kernel writes the a-priori error and the
    host stops the launch after the due step and applies the update with CuPy (cuBLAS);
    tag sums; feedback ``fb = enc^T z``.
 
@@ -46,8 +48,19 @@ from collections import namedtuple
 import numpy as np
 from numba import cuda, float64, int64
 
+from numba.extending import register_jitable
+
+from . import plugins
 from .equations import centre, feature_step, neuron_step, spike_flag, synapse_decay
 from .rng import normal
+
+
+
+@register_jitable
+def _local_update(w, s, x, elig, z, e, g, h):
+    """Stand-in for a plug-in rule's update; :func:`kernel_for` compiles each rule's own
+    function in its place."""
+    return w, s
 
 MAX_THREADS = 1024
 
@@ -111,7 +124,7 @@ def _block_scan(sh, val, tid, nt):
 @cuda.jit
 def chunk_kernel(a, b, c, d, bias, sigma, proj, w_dense, indptr, indices, w_data,
                  v, u, isyn, hsyn, fb, ffast, frise, fslow, fmean, x,
-                 W, W0, U, elig, err, z, z0, tag_sum, enc, online, counters, fsums,
+                 W, W0, U, elig, err, z, z0, tag_sum, enc, online, counters, fsums, hyper,
                  drive, target, gate, tag,
                  spk_step, spk_id, n_spk, rate, trace_ids, traces, rz, rz0,
                  flag, splist, step0, keys, tpos, t_end, fault, sc):
@@ -322,6 +335,19 @@ def chunk_kernel(a, b, c, d, bias, sigma, proj, w_dense, indptr, indices, w_data
                                 coef = g * e * sc.dt_ms
                                 for j in range(tid, n_feat, nt):
                                     U[rb, k, j] = U[rb, k, j] + coef * np.float64(elig[rb, j])
+                elif rule >= 4:     # plug-in local rule: each thread its synapses
+                    for k in range(n_out):
+                        if online[rb, k] > 0.0:
+                            zk = z[rb, k]
+                            e = np.float64(target[t, k]) - zk
+                            for j in range(tid, n_feat, nt):
+                                w, uu = _local_update(np.float64(W[rb, k, j]),
+                                                      np.float64(U[rb, k, j]),
+                                                      np.float64(x[rb, j]),
+                                                      np.float64(elig[rb, j]), zk, e, g,
+                                                      hyper[rb])
+                                W[rb, k, j] = w
+                                U[rb, k, j] = uu
                 elif rule == 3 and tid == 0:
                     if counters[rb, 2] % rls_every == 0:
                         for k in range(n_out):
@@ -347,6 +373,22 @@ def chunk_kernel(a, b, c, d, bias, sigma, proj, w_dense, indptr, indices, w_data
         t += 1
     if tid == 0:
         tpos[rb] = t
+
+
+_PLUGIN_KERNELS = {}
+
+
+def kernel_for(rule_code: int):
+    """The chunk kernel for readout rule ``rule_code``: ``chunk_kernel`` for the built-in
+    rules, else a copy compiled with the plug-in rule's update (one per rule, kept)."""
+    if rule_code < plugins.FIRST_CODE:
+        return chunk_kernel
+    if rule_code not in _PLUGIN_KERNELS:
+        rule = plugins.rule(rule_code)
+        _PLUGIN_KERNELS[rule_code] = cuda.jit(plugins.specialise(
+            chunk_kernel.py_func, f"chunk_kernel__{rule.name}",
+            {"_local_update": rule.update}))
+    return _PLUGIN_KERNELS[rule_code]
 
 
 # ---------------------------------------------------------------- host-side companions

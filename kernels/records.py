@@ -12,7 +12,8 @@ form:      0 Izhikevich 2003 quadratic, 1 Izhikevich 2007 (C, k, vr, vt)
 scheme:    0 ``izhikevich2003`` (v in two dt/2 half-steps, u from the new v), 1 ``euler``
 syn_kind:  0 delta (v_post += w), 1 exponential, 2 double exponential (unit-area kernels)
 feat_kind: 0 exponential (jump 1 per spike), 1 double exponential (unit area)
-rule:      0 frozen, 1 online gated delta rule (three-factor), 2 accumulate U only, 3 RLS
+rule:      0 frozen, 1 online gated delta rule (three-factor), 2 accumulate U only, 3 RLS,
+           >= 4 a plug-in local rule (``kernels/plugins.py``: its update, per synapse)
 """
 from collections import namedtuple
 
@@ -57,6 +58,7 @@ Readout = namedtuple("Readout", [
     "counters",  # int64 (3,): gate_prev, tag_count, gated step count (RLS schedule)
     "fsums",     # float64 (4,): sum over gated steps of |x|^2, number of gated steps;
                  # [2:] belong to the learner (kernels do not touch them)
+    "hyper",     # float64 (4,): a plug-in rule's hyper-parameters, as its update reads them
     "rule", "eta", "e_decay", "lam", "rls_every", "dt_ms",
 ])
 

@@ -18,6 +18,7 @@ fixed tree; :func:`lane_dot`), and spikes are propagated one presynaptic row at 
 """
 import numpy as np
 
+from . import plugins
 from .rls import rls_step_reference
 from .rng import normals_host
 
@@ -169,6 +170,15 @@ def _readout(r, s, io, t):
                     r.err[k] = (r.z[k] - io.target[t, k]) if r.online[k] > 0.0 else 0.0
                 rls_step_reference(r.P, r.W, x.astype(r.P.dtype), r.err, r.lam)
             r.counters[2] += 1
+        elif r.rule >= plugins.FIRST_CODE:   # a plug-in local rule on whole rows at once
+            update = plugins.rule(r.rule).update
+            elig = r.elig.astype(np.float64)
+            for k in range(r.W.shape[0]):
+                if r.online[k] > 0.0:
+                    e = np.float64(io.target[t, k]) - r.z[k]
+                    r.W[k], r.U[k] = update(r.W[k].astype(np.float64),
+                                            r.U[k].astype(np.float64), x, elig, r.z[k], e, g,
+                                            r.hyper)
     if io.tag[t]:
         r.tag_sum[:] = r.tag_sum + x
         r.counters[1] += 1

@@ -32,7 +32,7 @@ from .kernels.records import State
 
 _STATE_FIELDS = State._fields
 _READOUT_ARRAYS = ("W", "W0", "U", "elig", "err", "z", "z0", "tag_sum", "enc", "online",
-                   "counters", "fsums", "P")
+                   "counters", "fsums", "hyper", "P")
 _READOUT_MUTABLE = ("W", "W0", "U", "elig", "err", "z", "z0", "tag_sum", "counters", "fsums", "P")
 
 
@@ -188,13 +188,13 @@ class DeviceBatch:
                              n_out=self.n_out, n_feat=self.n_feat, n_enc=self.n_enc,
                              n_tr=rec["n_tr"], has_fb=int(self.has_fb), cap=rec["cap"])
         p, s, r = self.p, self.s, self.r
-        self.kc.chunk_kernel[self.B, self.threads](
+        self.kc.kernel_for(self.r0.rule)[self.B, self.threads](
             p["a"], p["b"], p["c"], p["d"], p["bias"], p["sigma"], p["proj"], p["w_dense"],
             p["indptr"], p["indices"], p["w_data"],
             s["v"], s["u"], s["isyn"], s["hsyn"], s["fb"], s["ffast"], s["frise"], s["fslow"],
             s["fmean"], s["x"],
             r["W"], r["W0"], r["U"], r["elig"], r["err"], r["z"], r["z0"], r["tag_sum"],
-            r["enc"], r["online"], r["counters"], r["fsums"],
+            r["enc"], r["online"], r["counters"], r["fsums"], r["hyper"],
             io["drive"], io["target"], io["gate"], io["tag"],
             rec["spk_step"], rec["spk_id"], rec["n_spk"], rec["rate"], rec["trace_ids"],
             rec["traces"], rec["rz"], rec["rz0"], self.flag, self.splist, np.int64(step0), keys,

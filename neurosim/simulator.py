@@ -86,10 +86,18 @@ def n_features(net: Network) -> int:
 def new_readout(n_out: int, n_feat: int, n_neurons: int, dtype, rule="frozen", eta=0.0,
                 e_decay=0.0, lam=1.0, rls_every=1, dt_ms=1.0, online=None, P=None,
                 encoders=None, W=None) -> Readout:
-    """A readout record with zero weights (or ``W``), for the kernel."""
+    """A readout record with zero weights (or ``W``), for the kernel.
+
+    ``rule``: a built-in rule (``kernels.records.CODES["rule"]``) or a registered plug-in
+    rule's name (``kernels.plugins``); its hyper-parameters go in ``readout.hyper``.
+    """
+    from .kernels import plugins
     dtype = np.dtype(dtype)
-    if rule not in CODES["rule"]:
-        raise ConfigError(f"rule {rule!r} is unknown; valid names: {', '.join(CODES['rule'])}")
+    plug_ins = {r.name: r.code for r in plugins.RULES.values()}
+    if rule not in CODES["rule"] and rule not in plug_ins:
+        raise ConfigError(f"rule {rule!r} is unknown; valid names: "
+                          f"{', '.join(list(CODES['rule']) + sorted(plug_ins))}")
+    code = CODES["rule"][rule] if rule in CODES["rule"] else plug_ins[rule]
     W = np.zeros((n_out, n_feat), dtype) if W is None else np.ascontiguousarray(W, dtype)
     online = np.ones(n_out) if online is None else np.asarray(online, dtype=float)
     return Readout(
@@ -99,7 +107,8 @@ def new_readout(n_out: int, n_feat: int, n_neurons: int, dtype, rule="frozen", e
         tag_sum=np.zeros(n_feat), online=online,
         enc=np.zeros((0, n_neurons), dtype) if encoders is None
         else np.ascontiguousarray(encoders, dtype),
-        counters=np.zeros(3, np.int64), fsums=np.zeros(4), rule=CODES["rule"][rule],
+        counters=np.zeros(3, np.int64), fsums=np.zeros(4), hyper=np.zeros(plugins.N_HYPER),
+        rule=code,
         eta=f64(eta), e_decay=f64(e_decay), lam=f64(lam), rls_every=int(rls_every),
         dt_ms=f64(dt_ms))
 
@@ -330,6 +339,8 @@ class Simulator:
             for k, v in record._asdict().items():
                 if not isinstance(v, np.ndarray):
                     continue
+                if f"{prefix}.{k}" not in arrays and k == "hyper":
+                    continue     # saved before plug-in rules: no rule read it
                 saved = np.asarray(arrays[f"{prefix}.{k}"])
                 if saved.shape != v.shape or saved.dtype != v.dtype:
                     raise ConfigError(f"checkpoint {prefix}.{k} is {saved.dtype}{saved.shape}; "

@@ -5,7 +5,8 @@ updates every step (``init_state``), may adjust that record's scalars before a c
 (``before_chunk``, e.g. a normalised learning rate), applies offline updates after a chunk
 (``consolidate``: per trial, in the inter-trial interval), and can reset its state at a
 switch (``reset``). The per-step update itself runs inside ``run_chunk``, selected by the
-readout's ``rule`` code (frozen, online, accumulate, rls).
+readout's ``rule`` code: a built-in one (frozen, online, accumulate, rls) or a local rule
+registered with ``neurosim.kernels.plugins.register_rule`` (``oja.py`` is one file).
 """
 from __future__ import annotations
 

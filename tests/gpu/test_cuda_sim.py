@@ -133,6 +133,26 @@ def test_three_factor_readout_matches_reference(rule):
     assert np.abs(learned[0]).sum() > 0 and np.all(learned[1] == 0)
 
 
+def test_plug_in_rule_oja_matches_reference():
+    """A plug-in rule (``neurosim/learners/oja.py``) through the kernel compiled with its
+    update: same weights and outputs as the NumPy reference."""
+    from neurosim.learners import make_learner
+
+    def readout(net):
+        r = make_learner("oja", init_seed=1).init_state(n_features(net), 2, net.n_neurons,
+                                                         net.a.dtype, 1.0)
+        r.hyper[0] = 1e-3
+        return r
+
+    ref, dev = run_pair(_readout_cfg(), steps=50, readout=readout, stream=_stream(50, 2))
+    assert_same(ref, dev, min_spikes=5)
+    (sa, ra), (sb, rb) = ref, dev
+    start = readout(build_network(_readout_cfg(), seed=2, dtype="float64")).W
+    assert np.abs(sb.readout.W - start).max() > 1e-6, "the rule must have learned"
+    np.testing.assert_allclose(sb.readout.W, sa.readout.W, rtol=0, atol=TOL)
+    np.testing.assert_allclose(rb.z, ra.z, rtol=0, atol=TOL)
+
+
 def test_rls_readout_matches_reference():
     from neurosim.kernels.rls import rls_init
 
@@ -241,10 +261,14 @@ _PTX_SCRIPT = textwrap.dedent("""
                             features=FeaturesConfig(tau_slow_ms=20.0, bias=True))
         run = RunConfig(dtype=dtype, duration_ms=2.0, chunk_ms=2.0)
         replicates.run_replicates(cfg, run, [0], backend="cuda", threads=4)
+    kc.chunk_kernel = real
+    from neurosim.learners import oja      # a plug-in rule's kernel compiles too
+    from neurosim.kernels.plugins import rule_code
     for args in captured[:1] + captured[-1:]:
         sig = tuple(numba.typeof(a) for a in args)
-        ptx, _ = cuda.compile_ptx(real.py_func, sig, cc=(9, 0))
-        assert ".entry" in ptx
+        for kernel in (real, kc.kernel_for(rule_code("oja"))):
+            ptx, _ = cuda.compile_ptx(kernel.py_func, sig, cc=(9, 0))
+            assert ".entry" in ptx
     print("PTX OK", len(captured))
 """)
 
