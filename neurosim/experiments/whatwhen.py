@@ -32,7 +32,7 @@ from ..simulator import DivergenceError
 from ..paradigms.whatwhen import EVENT_GATES, WhatWhenSpec, switch_blocks
 from .common import full_config, move_aside, network_and_run, open_run, resolve
 from .whatwhen_criteria import evaluate, format_table
-from .whatwhen_phases import TIMING_NETWORK, run_phase, timing_inputs
+from .whatwhen_phases import TIMING_NETWORK, readout_names, run_phase, timing_inputs
 
 DEFAULT_CONFIG = {
     "network": dict(TIMING_NETWORK, inputs=timing_inputs(2, 2)),
@@ -140,12 +140,6 @@ def _specs(par: dict, dt_ms: float) -> dict[str, WhatWhenSpec]:
         switch = WhatWhenSpec(n_identities=1, n_cues=1, blocks=switch_blocks(
             par["switch_trials"], par["switch_probabilities"], one, single), **common)
     return {"main": main, "probability": prob, "switch": switch}
-
-
-def readout_names(spec) -> list[str]:
-    """Names of the readout outputs (columns of ``z``, ``z0``, ``target``): ``when``, then
-    ``what_A``, ``what_B``, ... one per stimulus identity."""
-    return ["when"] + [f"what_{chr(ord('A') + k)}" for k in range(spec.n_identities)]
 
 
 def _single_channel_network(net_cfg):

@@ -40,6 +40,12 @@ def timing_inputs(n_cues: int, n_identities: int, cue_amplitude=30.0, cue_fracti
     return cues + ids
 
 
+def readout_names(spec) -> list[str]:
+    """Names of the readout outputs (columns of ``z``, ``z0``, ``target``): ``when``, then
+    ``what_A``, ``what_B``, ... one per stimulus identity."""
+    return ["when"] + [f"what_{chr(ord('A') + k)}" for k in range(spec.n_identities)]
+
+
 @dataclass
 class PhaseResult:
     """Per-trial records of one phase.
@@ -80,6 +86,7 @@ def run_phase(network, run_cfg, spec, learner, seed, run_writer=None, gate_every
     nf = n_features(network)
     readout = learner.init_state(nf, n_out, network.n_neurons, network.a.dtype, run_cfg.dt_ms)
     sim = Simulator(network, run_cfg, readout=readout)
+    sim.readout_names = readout_names(spec)      # named in divergence errors
     recorder = None
     if run_writer is not None:
         recorder = Recorder(network.n_neurons, run_cfg.dt_ms, writer=run_writer,
