@@ -127,9 +127,8 @@ def _run(args) -> int:
         overrides.append(f'run.backend="{args.backend}"')
     user = apply_overrides(user, overrides)
     if args.show_config:
-        from .experiments.common import resolve
-        print(json.dumps(resolve(module.DEFAULT_CONFIG, user, getattr(module, "OPEN_PATHS", ()),
-                                 getattr(module, "BOUNDS", None)), indent=2))
+        from .experiments.common import resolve_experiment
+        print(json.dumps(resolve_experiment(module, user), indent=2))
         return 0
     out = args.out or Path(f"{args.experiment}.h5")
     figure = args.figure or out.with_suffix(".png")
@@ -261,6 +260,9 @@ def main(argv=None) -> int:
             code = _dispatch(args)
         except interrupts.Interrupted as err:
             return _interrupted(args, err)
+        except BrokenPipeError:    # output piped into a reader that stopped (e.g. `| head`)
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+            return 0
         if interrupts.requested() is not None:
             print("neurosim: the run had finished when the interrupt took effect",
                   file=sys.stderr)

@@ -26,6 +26,18 @@ def resolve(default: dict, user: dict | None, open_paths=(), bounds=None) -> dic
     return config
 
 
+def resolve_experiment(module, user: dict | None) -> dict:
+    """``module``'s resolved config for the user's: its own ``resolve_config`` where it has
+    one (e.g. presets chosen by a setting, as ``force``'s target kinds), else
+    :func:`resolve` over its ``DEFAULT_CONFIG``, ``OPEN_PATHS`` and ``BOUNDS``."""
+    own = getattr(module, "resolve_config", None)
+    if own is not None:
+        out = own(user)
+        return out[0] if isinstance(out, tuple) else out
+    return resolve(module.DEFAULT_CONFIG, user, getattr(module, "OPEN_PATHS", ()),
+                   getattr(module, "BOUNDS", None))
+
+
 def network_and_run(config: dict) -> tuple[NetworkConfig, RunConfig]:
     """Validated network and run records of a resolved config (a network whose weights would
     not fit in memory is refused here, before anything is built or written)."""

@@ -74,9 +74,8 @@ def resolve_point(experiment, config: dict) -> dict:
     default = getattr(holder, "DEFAULT_CONFIG", None)
     if default is None:
         return json.loads(json.dumps(config))
-    from ..experiments.common import network_and_run, resolve
-    resolved = resolve(default, config, getattr(holder, "OPEN_PATHS", ()),
-                       getattr(holder, "BOUNDS", None))
+    from ..experiments.common import network_and_run, resolve_experiment
+    resolved = resolve_experiment(holder, config)
     if "network" in resolved or "run" in resolved:
         network_and_run(resolved)
     if module is not None:
