@@ -8,7 +8,8 @@ performance on each task just after learning it.
 import numpy as np
 
 __all__ = ["accuracy_matrix", "average_accuracy", "backward_transfer", "forward_transfer",
-           "trials_to_criterion", "fraction_updated"]
+           "first_occurrence", "backward_transfer_first_pass", "forward_transfer_gem",
+           "t_interval", "trials_to_criterion", "fraction_updated"]
 
 
 def accuracy_matrix(rows, n_tasks=None):
@@ -84,6 +85,98 @@ def forward_transfer(first_block_perf, fresh_perf):
     """
     diff = np.asarray(first_block_perf, float) - np.asarray(fresh_perf, float)
     return float(np.nanmean(diff)) if np.any(np.isfinite(diff)) else float("nan")
+
+
+def first_occurrence(block_mask):
+    """First block that trains each task (-1: never).
+
+    Parameters
+    ----------
+    block_mask : bool array_like, shape (n_blocks, n_tasks)
+        ``block_mask[b, k]``: block ``b`` trains task ``k`` (one True per row for single-task
+        blocks; several for SCoLe-style blocks).
+
+    Returns
+    -------
+    int array, shape (n_tasks,)
+    """
+    m = np.asarray(block_mask, dtype=bool)
+    if m.ndim != 2:
+        raise ValueError(f"block_mask must be 2-D (n_blocks, n_tasks), got shape {m.shape}")
+    seen = m.any(axis=0)
+    return np.where(seen, np.argmax(m, axis=0), -1).astype(np.int64)
+
+
+def backward_transfer_first_pass(R, first):
+    """GEM backward transfer for any order of first occurrences.
+
+    With ``f_k`` = ``first[k]`` and ``B = max_k f_k`` (the block after which every task seen
+    at all has been trained once): ``BWT = mean over tasks with 0 <= f_k < B of
+    R[B, k] - R[f_k, k]``. In the GEM order (task ``k`` first trained in block ``k``) this is
+    :func:`backward_transfer` of ``R[:n_tasks]``. NaN if fewer than two tasks were seen.
+    """
+    R = np.asarray(R, dtype=float)
+    first = np.asarray(first, dtype=np.int64)
+    seen = np.flatnonzero(first >= 0)
+    if seen.size < 2:
+        return float("nan")
+    B = int(first[seen].max())
+    ks = seen[first[seen] < B]
+    return float(np.mean(R[B, ks] - R[first[ks], ks]))
+
+
+def forward_transfer_gem(R, baseline, first=None):
+    """GEM forward transfer (Lopez-Paz & Ranzato 2017): the performance on each task just
+    before it is first trained, minus its performance before any training.
+
+    ``FWT = mean over tasks with f_k >= 1 of R[f_k - 1, k] - baseline[k]``, ``f_k`` the
+    first block that trains task ``k`` (default ``f_k = k``, the GEM order, which gives
+    GEM's ``1/(T-1) sum_{i=2..T} R[i-1, i] - b_i``). Tasks first trained in block 0 (nothing
+    before them) and tasks never trained are left out; NaN if none remains.
+
+    Parameters
+    ----------
+    R : array_like, shape (n_blocks, n_tasks)
+    baseline : array_like, shape (n_tasks,)
+        Score of each task with the untrained readout.
+    first : int array_like, shape (n_tasks,), optional
+        See :func:`first_occurrence`.
+    """
+    R = np.asarray(R, dtype=float)
+    b = np.asarray(baseline, dtype=float)
+    T = R.shape[1]
+    if b.shape != (T,):
+        raise ValueError(f"baseline has shape {b.shape}; R has {T} tasks")
+    first = np.arange(T) if first is None else np.asarray(first, dtype=np.int64)
+    ks = np.flatnonzero(first >= 1)
+    if ks.size == 0:
+        return float("nan")
+    if np.any(first[ks] > R.shape[0]):
+        raise ValueError("a first occurrence lies beyond R's rows")
+    return float(np.mean(R[first[ks] - 1, ks] - b[ks]))
+
+
+def t_interval(values, level=0.95):
+    """Mean and two-sided Student-t confidence interval over seeds (NaNs dropped).
+
+    ``mean -+ t_{(1+level)/2, n-1} * sd / sqrt(n)``, ``sd`` with ``ddof = 1``.
+
+    Returns
+    -------
+    (mean, lo, hi) : floats; lo = hi = NaN when fewer than two finite values (mean NaN
+    when none); lo = hi = mean when all values are equal.
+    """
+    v = np.asarray(values, dtype=float).ravel()
+    v = v[np.isfinite(v)]
+    if v.size == 0:
+        return float("nan"), float("nan"), float("nan")
+    m = float(np.mean(v))
+    if v.size < 2:
+        return m, float("nan"), float("nan")
+    from scipy.stats import t as student_t
+    half = float(student_t.ppf(0.5 + level / 2.0, v.size - 1) * np.std(v, ddof=1)
+                 / np.sqrt(v.size))
+    return m, m - half, m + half
 
 
 def trials_to_criterion(curve, criterion, window=1, higher_is_better=True):
