@@ -47,7 +47,7 @@ def test_outputs_written(tiny_run, capsys):
     assert m["accuracy_matrix"].shape == (3, 2)
     assert np.all((m["accuracy_matrix"] >= 0) & (m["accuracy_matrix"] <= 1))
     s = res["summary"].metrics
-    assert s["summary_table"].shape == (2, 12)
+    assert s["summary_table"].shape == (2, 4 * len(C.METRICS))
     assert s["accuracy_matrix"].shape == (2, 3, 2)
     assert fig.exists() and fig.stat().st_size > 10_000
 
@@ -55,7 +55,7 @@ def test_outputs_written(tiny_run, capsys):
 def test_table_format():
     rows = C.summarise([{"method": "plain_trial", "seed": 0, "R": np.zeros((2, 2)),
                          "tasks": np.array([0, 1]), "curves": [], "ACC": 0.5, "BWT": -0.2,
-                         "BWT_rec": -0.2, "trials_to_criterion": 12.0, "censored": 1,
+                         "BWT_rec": -0.2, "FWT": 0.1, "trials_to_criterion": 12.0, "censored": 1,
                          "n_switches": 1, "fraction_updated": 1.0, "memory_per_synapse": 0.0,
                          "wall_s": 1.0}], ["plain_trial"])
     text = C.format_table(rows)

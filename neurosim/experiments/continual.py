@@ -13,8 +13,21 @@ interfere through the shared part of the reservoir's response: neurons driven by
 carry the same time-since-cue code, and task A wants a bump there at 400 ms and nothing at
 800 ms while task B wants the reverse. A readout trained on A alone, then B alone, forgets A.
 
-Schedule (``paradigms/schedules.py``): ``fixed_blocks`` (default A B A B A B) or
-``power_law_recurrence``. After every block, **probe trials** measure each task with the
+Schedule (``continual.schedule``, ``paradigms/schedules.py``):
+
+* ``"blocks"``: ``fixed_blocks(block_tasks)`` (default A B A B);
+* ``"power_law"``: ``power_law_recurrence`` (Gandhi et al. 2024): tasks enter in order, then
+  each block picks a task other than the last one with weight ``(lag + c - 1)^-alpha``
+  (``continual.power_law``: ``n_blocks``, ``alpha``, ``c``);
+* ``"exponential"`` / ``"uniform"``: its controls, same ``n_blocks`` and tasks, weight
+  ``exp(-lag / tau)`` (``continual.power_law.tau``, in blocks) or 1;
+* ``"scole"``: SCoLe-style re-occurrence (Lesort et al. 2022; ``scole_sequence``): each of
+  ``continual.scole.n_blocks`` blocks trains a uniform random subset of
+  ``continual.scole.subset_size`` tasks, their trials interleaved in random order
+  (``trials_per_block`` split as evenly as possible).
+
+Random schedules draw from the run seed, so each seed sees its own sequence. Before the first
+block and after every block, **probe trials** measure each task with the
 readout frozen (rule "frozen"; learner counters restored afterwards): ``probe_trials``
 omission trials per task (no stimulus, so the whole window is anticipatory).
 
@@ -26,12 +39,16 @@ transient), against the expected profile ``T(t) = gain * p_k * exp(-(t - L_k)^2 
 is MODEL.md's measured readout gain (z0 at onset reaches ~half the target at P = 1).
 
 Metrics per method and seed: R (``accuracy_matrix``), ACC = mean_k R[-1, k]; BWT (GEM, first
-pass: R[K-1, k] - R[k, k]); BWT_rec, the mean over all block switches of the change in the
-previous block's task (R[b+1, t_b] - R[b, t_b]), which uses every recurrence; adaptation
+pass: R[B, k] - R[f_k, k], f_k the first block training task k, B = max_k f_k; = R[K-1, k] -
+R[k, k] in the GEM order); FWT (GEM: R[f_k - 1, k] - R_0[k], R_0 the untrained readout's
+score, over tasks with f_k >= 1); BWT_rec, the mean over all block switches of the change in the
+previous block's tasks (R[b+1, k] - R[b, k] for the tasks trained in block b but not in
+b + 1), which uses every recurrence; adaptation
 speed = trials to criterion after each switch (the running score over the last
 ``criterion_window`` training trials' z0, masked after stimulus onset, reaching
 ``criterion``; censored switches count as the block length, and are counted); the mean
-per-trial fraction of "when" weights updated; extra memory per synapse.
+per-trial fraction of "when" weights updated; extra memory per synapse. The summary gives
+each metric's mean, sd and 95 % Student-t interval over seeds.
 """
 from __future__ import annotations
 
@@ -42,14 +59,16 @@ from pathlib import Path
 
 import numpy as np
 
-from ..analysis.continual import backward_transfer, fraction_updated, trials_to_criterion
+from ..analysis.continual import (backward_transfer_first_pass, first_occurrence,
+                                  forward_transfer_gem, fraction_updated, t_interval,
+                                  trials_to_criterion)
 from ..analysis.whatwhen import masked_mean
 from ..config import ConfigError
 from ..kernels.continual import memory_per_synapse
 from ..kernels.records import CODES
 from ..learners import make_learner
 from ..network import build_network
-from ..paradigms.schedules import fixed_blocks, power_law_recurrence
+from ..paradigms.schedules import fixed_blocks, power_law_recurrence, scole_sequence
 from ..paradigms.whatwhen import Block, WhatWhenSpec, WhatWhenStream
 from ..simulator import Simulator, n_features
 from ..streams import Chunk
@@ -57,6 +76,7 @@ from .common import full_config, move_aside, network_and_run, resolve
 from .whatwhen_phases import TIMING_NETWORK, timing_inputs
 
 METHODS = ("three_factor", "plain_trial", "classp", "fast_slow", "ewc", "force", "force_reset")
+SCHEDULES = ("blocks", "power_law", "exponential", "uniform", "scole")
 
 DEFAULT_CONFIG = {
     "network": dict(TIMING_NETWORK, n_neurons=500),
@@ -66,10 +86,12 @@ DEFAULT_CONFIG = {
         "p_stimulus": 0.8,
         "cue_fraction": 0.4,
         "cue_exclusive": True,
-        "schedule": "blocks",              # or "power_law"
+        "schedule": "blocks",              # SCHEDULES
         "block_tasks": [0, 1, 0, 1],
         "trials_per_block": 80,
-        "power_law": {"n_blocks": 8, "alpha": 0.8, "c": 1.0},
+        # power_law and its controls exponential (tau, in blocks) and uniform
+        "power_law": {"n_blocks": 8, "alpha": 0.8, "c": 1.0, "tau": 2.0},
+        "scole": {"n_blocks": 8, "subset_size": 2},
         "learn_from_ms": 100.0,
         "probe_trials": 10,
         "gain": 0.5,
@@ -102,6 +124,8 @@ BOUNDS = {
     "continual.cue_fraction": (0, 1, "lo_open"), "continual.block_tasks": (0, None),
     "continual.trials_per_block": (1, None), "continual.power_law.n_blocks": (1, None),
     "continual.power_law.alpha": (0, None), "continual.power_law.c": (0, None, "lo_open"),
+    "continual.power_law.tau": (0, None, "lo_open"), "continual.scole.n_blocks": (1, None),
+    "continual.scole.subset_size": (1, None),
     "continual.learn_from_ms": (0, None), "continual.probe_trials": (1, None),
     "continual.gain": (0, None, "lo_open"), "continual.score_window_ms": (0, None, "lo_open"),
     "continual.criterion": (0, None, "lo_open"), "continual.criterion_window": (1, None),
@@ -142,21 +166,76 @@ def make_method(config: dict, method: str):
                         key=f"learners.{method}", **hyper)
 
 
+# the schedule functions' argument names -> config keys (their errors are re-raised naming
+# the config key)
+_KEYS = {"power_law_recurrence": {"n_tasks": "continual.latency_ms (number of tasks)",
+                                  "n_blocks": "continual.power_law.n_blocks",
+                                  "alpha": "continual.power_law.alpha",
+                                  "c": "continual.power_law.c",
+                                  "tau": "continual.power_law.tau"},
+         "scole_sequence": {"n_conditions": "continual.latency_ms (number of tasks)",
+                            "n_tasks": "continual.scole.n_blocks",
+                            "subset_size": "continual.scole.subset_size"}}
+
+
+def _renamed(fn: str, err: ValueError) -> ConfigError:
+    msg = str(err)
+    for arg, key in _KEYS[fn].items():
+        if msg.startswith(f"{fn}.{arg} "):
+            return ConfigError(key + msg[len(fn) + 1 + len(arg):])
+    return ConfigError(f"continual.schedule = {fn}: {msg}")
+
+
 def block_plan(par: dict, seed: int) -> tuple[np.ndarray, np.ndarray]:
-    """(task per block, trials per block) of the configured schedule."""
+    """(tasks, trials per block) of the configured schedule.
+
+    ``tasks``: int array (n_blocks,), the task of each block; for ``"scole"``
+    (n_blocks, subset_size), the tasks of each block, ascending. Raises ConfigError naming
+    the key for a bad setting."""
     K = len(par["latency_ms"])
-    if par["schedule"] == "blocks":
+    name = par["schedule"]
+    if name == "blocks":
         sched = fixed_blocks(par["block_tasks"], par["trials_per_block"])
-    elif par["schedule"] == "power_law":
+        if np.any(sched.tasks >= K):
+            raise ConfigError(f"continual.block_tasks = {list(par['block_tasks'])} uses task "
+                              f"ids >= {K} (the number of latencies)")
+        return sched.tasks, sched.trials_per_block
+    if name in ("power_law", "exponential", "uniform"):
         pl = par["power_law"]
-        tasks = power_law_recurrence(K, pl["n_blocks"], pl["alpha"], pl.get("c", 1.0),
-                                     seed=seed)
-        sched = fixed_blocks(tasks, par["trials_per_block"])
-    else:
-        raise ConfigError(f"continual.schedule = {par['schedule']!r}; valid: blocks, power_law")
-    if np.any(sched.tasks >= K):
-        raise ConfigError(f"continual.block_tasks uses task ids >= {K} (number of latencies)")
-    return sched.tasks, sched.trials_per_block
+        kind = {"power_law": "power"}.get(name, name)
+        try:
+            tasks = power_law_recurrence(K, pl["n_blocks"], pl["alpha"], pl.get("c", 1.0),
+                                         kind=kind, seed=seed, tau=pl.get("tau"))
+        except ValueError as e:
+            raise _renamed("power_law_recurrence", e) from None
+        return tasks, np.full(len(tasks), int(par["trials_per_block"]), np.int64)
+    if name == "scole":
+        sc = par["scole"]
+        try:
+            subsets, _ = scole_sequence(K, sc["n_blocks"], sc["subset_size"], seed=seed)
+        except ValueError as e:
+            raise _renamed("scole_sequence", e) from None
+        if int(par["trials_per_block"]) < subsets.shape[1]:
+            raise ConfigError(f"continual.trials_per_block = {par['trials_per_block']} is "
+                              f"below continual.scole.subset_size = {subsets.shape[1]}: every "
+                              "task of a block needs a trial")
+        return subsets, np.full(len(subsets), int(par["trials_per_block"]), np.int64)
+    raise ConfigError(f"continual.schedule = {name!r} is unknown; valid: {', '.join(SCHEDULES)}")
+
+
+def block_mask(tasks, n_tasks: int) -> np.ndarray:
+    """(n_blocks, n_tasks) bool: the tasks each block trains (``tasks`` as from
+    :func:`block_plan`, 1-D or 2-D)."""
+    t = np.asarray(tasks, dtype=np.int64)
+    t = t[:, None] if t.ndim == 1 else t
+    m = np.zeros((t.shape[0], n_tasks), dtype=bool)
+    np.put_along_axis(m, t, True, axis=1)
+    return m
+
+
+def check_schedule(par: dict) -> None:
+    """Raise ConfigError (naming the key) if the configured schedule cannot be built."""
+    block_plan(par, 0)
 
 
 def task_chunks(par: dict, task: int, n_trials: int, p_stimulus: float, seed, dt_ms: float,
@@ -180,6 +259,29 @@ def task_chunks(par: dict, task: int, n_trials: int, p_stimulus: float, seed, dt
         drive[:, n_tasks] = ch.drive[:, 1]
         yield Chunk(ch.n_steps, drive=drive, target=ch.target, gate=gate, tag=ch.tag,
                     trial=ch.trial), ch.cue_step, ch.stim_step
+
+
+def _block_trials(par: dict, here, n: int, p: float, seed, dt_ms: float, n_tasks: int):
+    """[(task, (chunk, cue_step, stim_step))] of one block: one task's ``n`` trials (from
+    ``seed``, as before SCoLe), or ``n`` split as evenly as possible over the tasks ``here``
+    (the first ones get the remainder), each from its own child of ``seed``, interleaved in
+    a random order."""
+    if len(here) == 1:
+        k = int(here[0])
+        return [(k, t) for t in task_chunks(par, k, n, p, seed, dt_ms, n_tasks)]
+    kids = seed.spawn(len(here) + 1)
+    counts = [n // len(here) + (j < n % len(here)) for j in range(len(here))]
+    per = {int(k): list(task_chunks(par, int(k), c, p, kids[j], dt_ms, n_tasks))
+           for j, (k, c) in enumerate(zip(here, counts)) if c > 0}
+    order = np.repeat([int(k) for k, c in zip(here, counts) if c > 0],
+                      [c for c in counts if c > 0])
+    np.random.default_rng(kids[-1]).shuffle(order)
+    pos = {k: 0 for k in per}
+    out = []
+    for k in order:
+        out.append((int(k), per[k][pos[k]]))
+        pos[k] += 1
+    return out
 
 
 def score(trace, k, par, dt_ms) -> float:
@@ -252,49 +354,63 @@ def run_method(net, run_cfg, config: dict, method: str, seed: int) -> dict:
     readout = learner.init_state(nf, 2, net.n_neurons, net.a.dtype, dt)
     sim = Simulator(net, dataclasses.replace(run_cfg, seed=seed), readout=readout)
     tasks, sizes = block_plan(par, seed)
+    mask = block_mask(tasks, K)
     ss = np.random.SeedSequence([seed, 7]).spawn(len(tasks) + 1)
     probe_seed = ss[-1]
     t0 = time.perf_counter()
+
+    def probe_all():
+        out = np.empty(K)
+        for k in range(K):
+            Z = probe(sim, task_chunks(par, k, par["probe_trials"], 0.0, probe_seed, dt, K))
+            out[k] = score(Z.mean(axis=0), k, par, dt)
+        return out
+
+    R0 = probe_all()                 # the untrained readout (FWT's baseline)
     R = np.full((len(tasks), K), np.nan)
     curves, fractions, to_crit, censored = [], [], [], 0
-    for b, (task, n) in enumerate(zip(tasks, sizes)):
-        traces = []
-        for ch, cue, stim in task_chunks(par, int(task), int(n), p, ss[b], dt, K):
+    w = par["criterion_window"]
+    for b, n in enumerate(sizes):
+        here = np.flatnonzero(mask[b])
+        trials = _block_trials(par, here, int(n), p, ss[b], dt, K)
+        traces = {int(k): [] for k in here}
+        curve = np.empty(len(trials))
+        for i, (k, (ch, cue, stim)) in enumerate(trials):
             sim.readout = learner.before_chunk(sim.readout, ch)
             res = sim.run_one_chunk(ch)
             tr = np.array(res.z0[cue:, 0], dtype=float)
             if stim >= 0:
                 tr[stim - cue:] = np.nan
-            traces.append(tr)
+            traces[k].append(tr)
             learner.consolidate(sim.readout, ch, res)
             fractions.append(fraction_updated(sim.readout.W0[0], sim.readout.W[0]))
-        win = min(len(t) for t in traces)
-        A = np.array([t[:win] for t in traces])
-        w = par["criterion_window"]
-        curve = np.array([score(masked_mean(A[max(0, i - w + 1):i + 1], min_trials=1),
-                                int(task), par, dt) for i in range(len(A))])
+            last = traces[k][-w:]    # running score of this trial's task over its last w
+            win = min(len(t) for t in last)
+            curve[i] = score(masked_mean(np.array([t[:win] for t in last]), min_trials=1),
+                             k, par, dt)
         curves.append(curve)
-        if b > 0 and tasks[b - 1] != task:
-            n_c = trials_to_criterion(curve, par["criterion"])
-            if n_c is None:
-                censored += 1
-                n_c = int(n)
-            to_crit.append(n_c)
+        task_of = np.array([k for k, _ in trials])
+        for k in here:               # tasks entering at this block (a switch to them)
+            if b > 0 and not mask[b - 1, k]:
+                n_c = trials_to_criterion(curve[task_of == k], par["criterion"])
+                if n_c is None:
+                    censored += 1
+                    n_c = int(np.sum(task_of == k))
+                to_crit.append(n_c)
         end_block = getattr(learner, "end_block", None)
         if end_block is not None:
             end_block(sim.readout)
         if method == "force_reset":
             learner.reset(sim.readout)
-        for k in range(K):
-            Z = probe(sim, task_chunks(par, k, par["probe_trials"], 0.0, probe_seed, dt, K))
-            R[b, k] = score(Z.mean(axis=0), k, par, dt)
-    bwt_rec = [R[b + 1, tasks[b]] - R[b, tasks[b]] for b in range(len(tasks) - 1)
-               if tasks[b + 1] != tasks[b]]
-    gem_ok = len(tasks) >= K and np.array_equal(tasks[:K], np.arange(K))
+        R[b] = probe_all()
+    bwt_rec = [R[b + 1, k] - R[b, k] for b in range(len(tasks) - 1)
+               for k in np.flatnonzero(mask[b] & ~mask[b + 1])]
+    first = first_occurrence(mask)
     return {
-        "method": method, "seed": seed, "R": R, "tasks": tasks, "curves": curves,
+        "method": method, "seed": seed, "R": R, "R0": R0, "tasks": tasks, "curves": curves,
         "ACC": float(np.mean(R[-1])),
-        "BWT": backward_transfer(R[:K]) if gem_ok else float("nan"),
+        "BWT": backward_transfer_first_pass(R, first),
+        "FWT": forward_transfer_gem(R, R0, first),
         "BWT_rec": float(np.mean(bwt_rec)) if bwt_rec else float("nan"),
         "trials_to_criterion": float(np.mean(to_crit)) if to_crit else float("nan"),
         "censored": censored, "n_switches": len(to_crit),
@@ -317,6 +433,7 @@ def sweep_point(config: dict, out: Path) -> dict:
     (run ``<method>_seed<seed>``: scalars, ``accuracy_matrix`` (n_blocks, n_tasks),
     ``block_tasks``, one ``learning_curve_<b>`` per block) and returns its scalar metrics."""
     from .common import open_run
+    check_schedule(config["continual"])
     r = _worker((config, config["continual"]["methods"][0], config["run"]["seed"]))
     net_cfg, run_cfg = network_config(config)
     writer, rw = open_run(out, "continual", config, run_cfg,
@@ -324,7 +441,8 @@ def sweep_point(config: dict, out: Path) -> dict:
                           run_id=f"{r['method']}_seed{r['seed']}")
     try:
         rw.write_metrics(scalars={k: r[k] for k in METRICS + ("censored", "n_switches")},
-                         tables={"accuracy_matrix": r["R"], "block_tasks": np.asarray(r["tasks"]),
+                         tables={"accuracy_matrix": r["R"], "baseline": r["R0"],
+                                 "block_tasks": np.asarray(r["tasks"]),
                                  **{f"learning_curve_{b}": c for b, c in enumerate(r["curves"])}})
         rw.finish(wall_time_s=r["wall_s"], duration_ms=0.0)
     finally:
@@ -346,7 +464,7 @@ def _read_point(path: Path) -> dict:
     n_blocks = len(m["block_tasks"])
     out = {k: m[k] for k in METRICS + ("censored", "n_switches")}
     out.update(method=run.attrs["method"], seed=run.attrs["seed"], R=m["accuracy_matrix"],
-               tasks=m["block_tasks"], wall_s=run.attrs["wall_time_s"],
+               R0=m["baseline"], tasks=m["block_tasks"], wall_s=run.attrs["wall_time_s"],
                curves=[m[f"learning_curve_{b}"] for b in range(n_blocks)])
     return out
 
@@ -386,12 +504,15 @@ def run_jobs_as_sweep(config: dict, methods: list, seeds: list, out: Path, repor
 
 
 # ------------------------------------------------------------------------------- summary
-METRICS = ("ACC", "BWT", "BWT_rec", "trials_to_criterion", "fraction_updated",
+METRICS = ("ACC", "BWT", "BWT_rec", "FWT", "trials_to_criterion", "fraction_updated",
            "memory_per_synapse")
+# per metric in the summary: mean, sd (ddof 0) and the 95 % t-interval over seeds
+SUFFIXES = ("", "_sd", "_lo", "_hi")
 
 
 def summarise(runs: list[dict], methods) -> list[dict]:
-    """Mean and sd over seeds of each metric, one row per method."""
+    """Mean, sd and 95 % Student-t interval (``_lo``, ``_hi``; NaN for one seed) over seeds
+    of each metric, one row per method."""
     rows = []
     for m in methods:
         rs = [r for r in runs if r["method"] == m]
@@ -401,24 +522,39 @@ def summarise(runs: list[dict], methods) -> list[dict]:
             v = np.array([r[key] for r in rs], dtype=float)
             row[key] = float(np.nanmean(v)) if np.any(np.isfinite(v)) else float("nan")
             row[key + "_sd"] = float(np.nanstd(v)) if np.sum(np.isfinite(v)) > 1 else 0.0
+            _, row[key + "_lo"], row[key + "_hi"] = t_interval(v)
         rows.append(row)
     return rows
 
 
+def interval(r: dict, k: str, fmt: str = "{:.2f}") -> str:
+    """``mean [lo, hi]`` of metric ``k`` in a summary row (just the mean for one seed)."""
+    if not np.isfinite(r[k + "_lo"]):
+        return fmt.format(r[k])
+    return f"{fmt.format(r[k])} [{fmt.format(r[k + '_lo'])}, {fmt.format(r[k + '_hi'])}]"
+
+
 def format_table(rows) -> str:
-    head = (f"{'method':<13} {'ACC':>12} {'BWT (GEM)':>13} {'BWT (all sw.)':>14} "
-            f"{'trials to crit.':>17} {'frac. upd.':>10} {'mem/syn':>8}")
+    cols = [("ACC", "ACC", "{:.2f}"), ("BWT", "BWT (GEM)", "{:+.2f}"),
+            ("BWT_rec", "BWT (all sw.)", "{:+.2f}"), ("FWT", "FWT (GEM)", "{:+.2f}"),
+            ("trials_to_criterion", "trials to crit.", "{:.0f}"),
+            ("fraction_updated", "frac. upd.", "{:.3f}")]
+    cells = [[interval(r, k, f) + (f" ({r['censored']}c)"
+                                   if k == "trials_to_criterion" and r["censored"] else "")
+              for k, _, f in cols] for r in rows]
+    width = [max([len(h)] + [len(c[j]) for c in cells]) for j, (_, h, _) in enumerate(cols)]
+    head = f"{'method':<13} " + " ".join(f"{h:>{w}}" for (_, h, _), w in zip(cols, width)) \
+        + f" {'mem/syn':>7}"
     lines = [head, "-" * len(head)]
-    for r in rows:
-        def ms(k, fmt="{:.2f}"):
-            return f"{fmt.format(r[k])}±{fmt.format(r[k + '_sd'])}"
-        ttc = ms("trials_to_criterion", "{:.0f}") + (f" ({r['censored']}c)" if r["censored"] else "")
-        lines.append(f"{r['method']:<13} {ms('ACC'):>12} {ms('BWT'):>13} {ms('BWT_rec'):>14} "
-                     f"{ttc:>17} {r['fraction_updated']:>10.3f} {r['memory_per_synapse']:>8.0f}")
-    lines.append("mean±sd over seeds; BWT (GEM) = R[K-1,k]-R[k,k] on the first pass; BWT (all sw.)"
-                 " = mean change of the previous block's task at every switch; trials to "
-                 "criterion after each switch ((n c) = censored, counted as the block length);"
-                 " mem/syn = extra floats per synapse")
+    for r, c in zip(rows, cells):
+        lines.append(f"{r['method']:<13} " + " ".join(f"{x:>{w}}" for x, w in zip(c, width))
+                     + f" {r['memory_per_synapse']:>7.0f}")
+    lines.append("mean [95 % t-interval] over seeds; BWT (GEM) = R[B,k]-R[f_k,k] on the first "
+                 "pass (f_k: first block of task k, B = max f_k); BWT (all sw.) = mean change "
+                 "of the previous block's tasks at every switch; FWT (GEM) = R[f_k-1,k] - "
+                 "untrained score; trials to criterion after each switch ((n c) = censored, "
+                 "counted as the task's trials in the block); mem/syn = extra floats per "
+                 "synapse")
     return "\n".join(lines)
 
 
@@ -433,7 +569,8 @@ def write_results(out: Path, config: dict, runs: list[dict], rows: list[dict], r
         try:
             rw.write_metrics(
                 scalars={k: r[k] for k in METRICS + ("censored", "n_switches")},
-                tables={"accuracy_matrix": r["R"], "block_tasks": np.asarray(r["tasks"]),
+                tables={"accuracy_matrix": r["R"], "baseline": r["R0"],
+                        "block_tasks": np.asarray(r["tasks"]),
                         "learning_curve": np.concatenate(r["curves"])})
             rw.finish(wall_time_s=r["wall_s"], duration_ms=0.0)
         finally:
@@ -442,12 +579,12 @@ def write_results(out: Path, config: dict, runs: list[dict], rows: list[dict], r
                           {"n_neurons": n_neurons}, run_id="summary")
     try:
         methods = [row["method"] for row in rows]
-        table = np.array([[row[k] for k in METRICS] + [row[k + "_sd"] for k in METRICS]
-                          for row in rows])
+        columns = [k + s for s in SUFFIXES for k in METRICS]
+        table = np.array([[row[c] for c in columns] for row in rows])
         R_mean = np.array([np.mean([r["R"] for r in runs if r["method"] == m], axis=0)
                            for m in methods])
-        rw.write_metrics(scalars={"methods": ",".join(methods),
-                                  "columns": ",".join(METRICS + tuple(k + "_sd" for k in METRICS))},
+        rw.write_metrics(scalars={"methods": ",".join(methods), "schedule": config[
+                                      "continual"]["schedule"], "columns": ",".join(columns)},
                          tables={"summary_table": table, "accuracy_matrix": R_mean},
                          summary={"rows": rows})
         rw.finish(wall_time_s=wall_s, duration_ms=0.0)
@@ -465,6 +602,7 @@ def run(config: dict | None, out: Path, figure: Path | None = None, report="tqdm
     methods = list(par["methods"])
     for m in sorted(set(methods) | set(config["learners"])):
         make_method(config, m)  # validate every method's settings before simulating
+    check_schedule(par)
     n_seeds = max(int(par["seeds"]), 10 if full else 0)
     seeds = [run_cfg.seed + s for s in range(n_seeds)]
     move_aside(out)
@@ -472,12 +610,13 @@ def run(config: dict | None, out: Path, figure: Path | None = None, report="tqdm
     if report is not None:
         for r in runs:
             print(f"seed {r['seed']} {r['method']:<13} ACC {r['ACC']:.2f} BWT_rec "
-                  f"{r['BWT_rec']:+.2f} ttc {r['trials_to_criterion']:.0f} ({r['wall_s']:.1f} s)",
+                  f"{r['BWT_rec']:+.2f} FWT {r['FWT']:+.2f} ttc {r['trials_to_criterion']:.0f} ({r['wall_s']:.1f} s)",
                   flush=True)
     rows = summarise(runs, methods)
     print(format_table(rows))
     wall = time.perf_counter() - t0
-    print(f"N = {net_cfg.n_neurons}, {len(seeds)} seeds, wall time {wall:.1f} s")
+    print(f"N = {net_cfg.n_neurons}, schedule {par['schedule']}, {len(seeds)} seeds, "
+          f"wall time {wall:.1f} s")
     resolved = full_config(net_cfg, run_cfg, continual=par, learners=config["learners"])
     write_results(out, resolved, runs, rows, run_cfg, net_cfg.n_neurons, wall)
     if figure is not None:
