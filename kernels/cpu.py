@@ -15,7 +15,11 @@ of the spiking ids:
    range's first postsynaptic id, so every target is written by one thread, in increasing
    presynaptic order as in the reference), reset and feature traces of the range.
 
-The readout, learning and recording then run serially. The serial compaction also finds a
+The readout, learning and recording then run serially. Learning is RLS (rule 3, built in)
+or a local rule's per-synapse update (``kernels/plugins.py``): the three-factor ``"online"``
+and ``"accumulate"`` rules are plug-ins too, each compiled into its own renamed copy of the
+loop (:func:`_kernels_for`, disk-cached; ``_chunk_serial`` / ``_chunk_parallel`` serve the
+frozen and RLS readouts). The serial compaction also finds a
 diverged neuron (flag 2, v not finite), the lowest one: the kernel records it in
 ``rec.fault`` and returns that step (see ``reference.run_chunk``); so does a non-finite
 readout output.
@@ -269,15 +273,7 @@ def _readout(r, s, io, t):
     if g > 0.0:
         r.fsums[0] += _lane_dot(x, x)
         r.fsums[1] += 1.0
-        if r.rule == 1 or r.rule == 2:
-            for k in range(n_out):
-                if r.online[k] > 0.0:
-                    e = np.float64(io.target[t, k]) - r.z[k]
-                    if r.rule == 1:
-                        _axpy(r.W[k], r.eta * g * e, elig)
-                    else:
-                        _axpy(r.U[k], g * e * r.dt_ms, elig)
-        elif r.rule == 3:
+        if r.rule == 3:
             if r.counters[2] % r.rls_every == 0:
                 for k in range(n_out):
                     r.err[k] = (r.z[k] - io.target[t, k]) if r.online[k] > 0.0 else 0.0

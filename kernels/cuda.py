@@ -20,10 +20,10 @@ between the phases of one step, in the order of ``kernels/reference.py``:
    contiguous slice of postsynaptic ids and binary-searches each spiking row for it;
 4. reset; feature traces (+ centring) when there is a readout; spike / rate / trace
    recording into device buffers;
-5. readout: ``z = W x`` (block tree reduction), eligibility, three-factor update (rule 1),
-   accumulation (rule 2) or a plug-in local rule's update per synapse (rule >= 4: the
-   kernel of :func:`kernel_for`, compiled with the rule's function, ``kernels/plugins.py``);
-   for RLS (rule 3) the kernel writes the a-priori error and the
+5. readout: ``z = W x`` (block tree reduction), eligibility, then a local rule's update per
+   synapse (rule >= 4, e.g. the three-factor ``"online"`` and ``"accumulate"``: the kernel
+   of :func:`kernel_for`, compiled with the rule's function, ``kernels/plugins.py``);
+   for RLS (rule 3, built in) the kernel writes the a-priori error and the
    host stops the launch after the due step and applies the update with CuPy (cuBLAS);
    tag sums; feedback ``fb = enc^T z``.
 
@@ -70,7 +70,7 @@ PARAM_SCALARS = ("dt", "C", "k", "vr", "vt", "v_peak", "syn_decay", "syn_rise_de
                  "syn_scale", "f_decay", "f_rise_decay", "f_inc", "s_decay", "s_scale", "c_rate",
                  "form", "scheme", "has_noise", "dense", "syn_kind", "feat_kind", "has_slow",
                  "center", "bias_feature")
-READOUT_SCALARS = ("eta", "e_decay", "dt_ms", "rule", "rls_every")
+READOUT_SCALARS = ("e_decay", "rule", "rls_every")
 LAUNCH_SCALARS = ("record", "n_ch", "n_out", "n_feat", "n_enc", "n_tr", "has_fb", "cap")
 Scalars = namedtuple("Scalars", PARAM_SCALARS + READOUT_SCALARS + LAUNCH_SCALARS)
 
@@ -323,19 +323,7 @@ def chunk_kernel(a, b, c, d, bias, sigma, proj, w_dense, indptr, indices, w_data
                 if tid == 0:
                     fsums[rb, 0] += sq
                     fsums[rb, 1] += 1.0
-                if rule == 1 or rule == 2:
-                    for k in range(n_out):
-                        if online[rb, k] > 0.0:
-                            e = np.float64(target[t, k]) - z[rb, k]
-                            if rule == 1:
-                                coef = sc.eta * g * e
-                                for j in range(tid, n_feat, nt):
-                                    W[rb, k, j] = W[rb, k, j] + coef * np.float64(elig[rb, j])
-                            else:
-                                coef = g * e * sc.dt_ms
-                                for j in range(tid, n_feat, nt):
-                                    U[rb, k, j] = U[rb, k, j] + coef * np.float64(elig[rb, j])
-                elif rule >= 4:     # plug-in local rule: each thread its synapses
+                if rule >= 4:     # plug-in local rule: each thread its synapses
                     for k in range(n_out):
                         if online[rb, k] > 0.0:
                             zk = z[rb, k]

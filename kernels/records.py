@@ -12,8 +12,11 @@ form:      0 Izhikevich 2003 quadratic, 1 Izhikevich 2007 (C, k, vr, vt)
 scheme:    0 ``izhikevich2003`` (v in two dt/2 half-steps, u from the new v), 1 ``euler``
 syn_kind:  0 delta (v_post += w), 1 exponential, 2 double exponential (unit-area kernels)
 feat_kind: 0 exponential (jump 1 per spike), 1 double exponential (unit area)
-rule:      0 frozen, 1 online gated delta rule (three-factor), 2 accumulate U only, 3 RLS,
-           >= 4 a plug-in local rule (``kernels/plugins.py``: its update, per synapse)
+rule:      0 frozen, 3 RLS (FORCE: the P matrix, not local; built into every kernel),
+           >= 4 a local rule, plugged in (``kernels/plugins.py``: its update, per synapse):
+           among them the three-factor ``"online"`` (``learners/three_factor.py``) and
+           ``"accumulate"`` (``learners/continual.py``), which were codes 1 and 2 before
+           (``Simulator.restore`` maps a checkpoint's old codes); 1 and 2 are unused
 """
 from collections import namedtuple
 
@@ -47,7 +50,8 @@ Readout = namedtuple("Readout", [
     "W",         # (n_out, n_feat) readout weights
     "W0",        # (n_out, n_feat) snapshot taken when the gate opens
     "elig",      # (n_feat,) eligibility trace
-    "U",         # (n_out, n_feat) accumulated update signal (rule 2)
+    "U",         # (n_out, n_feat) a local rule's per-synapse state (``s``): for rule
+                 # "accumulate" the update signal summed over a trial
     "P",         # (n_feat, n_feat) RLS inverse correlation (or (0, 0))
     "kbuf",      # (n_feat,) RLS work buffer
     "err",       # (n_out,) work buffer
@@ -58,8 +62,13 @@ Readout = namedtuple("Readout", [
     "counters",  # int64 (3,): gate_prev, tag_count, gated step count (RLS schedule)
     "fsums",     # float64 (4,): sum over gated steps of |x|^2, number of gated steps;
                  # [2:] belong to the learner (kernels do not touch them)
-    "hyper",     # float64 (4,): a plug-in rule's hyper-parameters, as its update reads them
-    "rule", "eta", "e_decay", "lam", "rls_every", "dt_ms",
+    "hyper",     # float64 (4,): a local rule's hyper-parameters, as its update reads them;
+                 # new_readout puts the rate eta in [0] and dt_ms in [1] (read by "online"
+                 # and "accumulate" respectively)
+    "rule",      # code, see CODES["rule"] and kernels/plugins.py
+    "e_decay",   # eligibility decay per step (0: elig = x)
+    "lam", "rls_every",   # RLS forgetting factor and step interval
+    "dt_ms",     # the time step (the learners read it; the kernels do not)
 ])
 
 ChunkIO = namedtuple("ChunkIO", [
@@ -94,5 +103,5 @@ CODES = {
     "scheme": {"izhikevich2003": 0, "euler": 1},
     "syn_kind": {"delta": 0, "exponential": 1, "double_exponential": 2},
     "feat_kind": {"exponential": 0, "double_exponential": 1},
-    "rule": {"frozen": 0, "online": 1, "accumulate": 2, "rls": 3},
+    "rule": {"frozen": 0, "rls": 3},     # the built-in rules; local rules: kernels/plugins.py
 }

@@ -155,16 +155,7 @@ def _readout(r, s, io, t):
     if g > 0.0:
         r.fsums[0] += lane_dot(x, x)[0]
         r.fsums[1] += 1.0
-        if r.rule == 1 or r.rule == 2:
-            elig = r.elig.astype(np.float64)
-            for k in range(r.W.shape[0]):
-                if r.online[k] > 0.0:
-                    e = np.float64(io.target[t, k]) - r.z[k]
-                    if r.rule == 1:
-                        r.W[k] = r.W[k] + (r.eta * g * e) * elig
-                    else:
-                        r.U[k] = r.U[k] + (g * e * r.dt_ms) * elig
-        elif r.rule == 3:
+        if r.rule == 3:
             if r.counters[2] % r.rls_every == 0:
                 for k in range(r.W.shape[0]):
                     r.err[k] = (r.z[k] - io.target[t, k]) if r.online[k] > 0.0 else 0.0

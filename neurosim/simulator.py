@@ -88,9 +88,14 @@ def new_readout(n_out: int, n_feat: int, n_neurons: int, dtype, rule="frozen", e
                 encoders=None, W=None) -> Readout:
     """A readout record with zero weights (or ``W``), for the kernel.
 
-    ``rule``: a built-in rule (``kernels.records.CODES["rule"]``) or a registered plug-in
-    rule's name (``kernels.plugins``); its hyper-parameters go in ``readout.hyper``.
+    ``rule``: a built-in rule (``kernels.records.CODES["rule"]``: ``"frozen"``, ``"rls"``)
+    or a registered local rule's name (``kernels.plugins``; ``"online"``, ``"accumulate"``
+    and ``"oja"`` come with ``neurosim.learners``). A local rule reads its hyper-parameters
+    from ``readout.hyper``; for every rule this puts the learning rate ``eta`` in
+    ``hyper[0]`` and the step ``dt_ms`` in ``hyper[1]`` (``hyper[2:]`` zero), the slots
+    ``"online"`` (eta) and ``"accumulate"`` (dt_ms) read.
     """
+    from . import learners  # noqa: F401  (registers the local rules of the package)
     from .kernels import plugins
     dtype = np.dtype(dtype)
     plug_ins = {r.name: r.code for r in plugins.RULES.values()}
@@ -107,9 +112,9 @@ def new_readout(n_out: int, n_feat: int, n_neurons: int, dtype, rule="frozen", e
         tag_sum=np.zeros(n_feat), online=online,
         enc=np.zeros((0, n_neurons), dtype) if encoders is None
         else np.ascontiguousarray(encoders, dtype),
-        counters=np.zeros(3, np.int64), fsums=np.zeros(4), hyper=np.zeros(plugins.N_HYPER),
-        rule=code,
-        eta=f64(eta), e_decay=f64(e_decay), lam=f64(lam), rls_every=int(rls_every),
+        counters=np.zeros(3, np.int64), fsums=np.zeros(4),
+        hyper=np.array([eta, dt_ms] + [0.0] * (plugins.N_HYPER - 2), np.float64),
+        rule=code, e_decay=f64(e_decay), lam=f64(lam), rls_every=int(rls_every),
         dt_ms=f64(dt_ms))
 
 
@@ -346,9 +351,12 @@ class Simulator:
                     raise ConfigError(f"checkpoint {prefix}.{k} is {saved.dtype}{saved.shape}; "
                                       f"this simulator has {v.dtype}{v.shape}")
                 np.copyto(v, saved)
-        scalars = meta["readout_scalars"]
+        scalars = dict(meta["readout_scalars"])
+        legacy = _legacy_local_rule(scalars)
         self.readout = self.readout._replace(**{
             k: type(getattr(self.readout, k))(scalars[k]) for k in scalars})
+        if legacy is not None:     # the rate and step were scalars; the rules read hyper
+            self.readout.hyper[:2] = legacy
         self.step, self.chunk_index = int(meta["step"]), int(meta["chunk_index"])
         self._spike_capacity = int(meta["spike_capacity"])
 
@@ -407,10 +415,32 @@ def neuron_cause(net_cfg, dt_ms: float) -> str:
     return f"{_NEURON_CAUSE}; here {', '.join(keys)}"
 
 
+def _legacy_local_rule(scalars: dict):
+    """Brings a checkpoint's readout scalars from before the built-in local rules became
+    plug-ins up to date, in place: rule codes 1 (online) and 2 (accumulate) become the
+    plug-in codes, and the scalar ``eta`` leaves. Returns the ``hyper[:2]`` such a readout
+    needs (``eta``, ``dt_ms``; the rules then read them there), or None for a current one."""
+    from .kernels import plugins
+    eta = scalars.pop("eta", None)
+    name = {1: "online", 2: "accumulate"}.get(int(scalars.get("rule", 0)))
+    if name is None:
+        return None
+    scalars["rule"] = plugins.rule_code(name)
+    return [float(eta or 0.0), float(scalars.get("dt_ms", 1.0))]
+
+
+def rule_name(code: int) -> str:
+    """The name of readout rule ``code`` (built-in or registered plug-in), else ``"?"``."""
+    from .kernels import plugins
+    names = {v: k for k, v in CODES["rule"].items()}
+    names.update({r.code: r.name for r in plugins.RULES.values()})
+    return names.get(int(code), "?")
+
+
 def readout_cause(readout) -> str:
     """The likely cause of a diverged readout output, with the rate in use."""
-    rule = {v: k for k, v in CODES["rule"].items()}.get(int(readout.rule), "?")
-    rate = (f"; here rule {rule!r} with the per-step rate eta = {float(readout.eta):g}"
+    rule = rule_name(readout.rule)
+    rate = (f"; here rule {rule!r} with the per-step rate eta = {float(readout.hyper[0]):g}"
             if rule == "online" else f"; here rule {rule!r}")
     return _READOUT_CAUSE + rate
 

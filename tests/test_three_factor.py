@@ -20,7 +20,8 @@ def test_online_update_by_hand(backend):
 
     def readout(net):
         r = learner.init_state(n_features(net), 2, net.n_neurons, net.a.dtype, 1.0)
-        return r._replace(eta=np.float64(0.5))
+        r.hyper[0] = 0.5     # eta, the slot rule "online" reads
+        return r
 
     chunk = Chunk(3, target=np.array([[1.0, 0.0]] * 3), gate=np.ones(3))
     sim, rec = simulate(SILENT, backend, readout=readout, stream=[chunk])
@@ -55,9 +56,9 @@ def test_learning_rate_is_normalised_by_feature_power():
     learner = make_learner("three_factor", eta0=40.0)
     sim, _ = simulate(SILENT, "numba", readout=lambda net: learner.init_state(
         n_features(net), 1, net.n_neurons, net.a.dtype, 1.0), stream=[])
-    assert learner.before_chunk(sim.readout, None).eta == 0.0  # nothing seen yet
+    assert learner.before_chunk(sim.readout, None).hyper[0] == 0.0  # nothing seen yet
     sim.run_one_chunk(Chunk(4, gate=np.ones(4)))
-    assert learner.before_chunk(sim.readout, None).eta == pytest.approx(40e-3 / 1.0)
+    assert learner.before_chunk(sim.readout, None).hyper[0] == pytest.approx(40e-3 / 1.0)
 
 
 def test_bad_hyperparameters():
@@ -79,7 +80,8 @@ def test_a_diverging_readout_stops_the_run_naming_the_weight_and_step(backend):
 
     def readout(net):
         r = learner.init_state(n_features(net), 2, net.n_neurons, np.float32, 1.0)
-        return r._replace(eta=np.float64(1e30))
+        r.hyper[0] = 1e30    # eta
+        return r
 
     chunk = Chunk(10, target=np.array([[1.0, 0.0]] * 10), gate=np.ones(10))
     with pytest.raises(DivergenceError, match=r"W\[0, \d\] \(output 0\), its output is "

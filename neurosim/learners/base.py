@@ -5,8 +5,11 @@ updates every step (``init_state``), may adjust that record's scalars before a c
 (``before_chunk``, e.g. a normalised learning rate), applies offline updates after a chunk
 (``consolidate``: per trial, in the inter-trial interval), and can reset its state at a
 switch (``reset``). The per-step update itself runs inside ``run_chunk``, selected by the
-readout's ``rule`` code: a built-in one (frozen, online, accumulate, rls) or a local rule
-registered with ``neurosim.kernels.plugins.register_rule`` (``oja.py`` is one file).
+readout's ``rule`` code: a built-in one (frozen, rls) or a local rule registered with
+``neurosim.kernels.plugins.register_rule``, whose per-synapse update lives in its learner's
+file: ``"online"`` (``three_factor.py``), ``"accumulate"`` (``continual.py``), ``"oja"``
+(``oja.py``, the whole rule in one file). A local rule reads its hyper-parameters from the
+readout's ``hyper`` array, which ``before_chunk`` may set (the rate, ``hyper[0]``).
 """
 from __future__ import annotations
 

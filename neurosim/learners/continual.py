@@ -3,7 +3,10 @@
 Each is a modifier of the three-factor readout update (MODEL.md, CONTINUAL.md) applied
 **per trial**: the readout runs with rule ``"accumulate"``, so the compiled kernel sums over
 the gated steps of a trial ``U = sum_t g(t) e(t) elig(t) dt_ms`` for the online ("when")
-output(s) and leaves ``W`` alone; :meth:`consolidate` (called after every trial, in the
+output(s) and leaves ``W`` alone. That per-synapse sum is the local rule ``"accumulate"``
+(:func:`update`, registered here with ``kernels.plugins.register_rule`` and compiled into
+every backend's loop); it reads ``dt_ms`` from ``readout.hyper[1]``, where ``new_readout``
+puts it for every rule. :meth:`consolidate` (called after every trial, in the
 inter-trial interval) then applies the method's update with the compiled kernels of
 :mod:`neurosim.kernels.continual`, zeroes ``U``, and runs the offline "what" update by
 calling :meth:`ThreeFactor.consolidate` of an embedded :class:`ThreeFactor` (same rule, same
@@ -40,14 +43,27 @@ import abc
 import dataclasses
 
 import numpy as np
+from numba.extending import register_jitable
 
 from ..config import ConfigError, check_range
 from ..kernels import continual as kc
+from ..kernels.plugins import register_rule
 from ..kernels.records import Readout
 from .base import Learner, register
 from .three_factor import ThreeFactor
 
 __all__ = ["PlainTrial", "Classp", "FastSlow", "Ewc", "BlockAware"]
+
+
+@register_jitable
+def update(w, s, x, elig, z, e, g, h):
+    """One synapse, one gated step of rule ``"accumulate"``: ``(w, s + g e dt_ms elig)`` with
+    ``dt_ms = h[1]`` (evaluated as ``s + ((g * e) * dt_ms) * elig``, the order of every
+    earlier version of the kernels, so results keep their bits). ``w`` is left alone."""
+    return w, s + ((g * e) * h[1]) * elig
+
+
+register_rule("accumulate", update, __file__)
 
 
 class BlockAware:

@@ -1,9 +1,13 @@
 """The error-modulated, attention-gated three-factor rule of the what/when model (MODEL.md).
 
-Online "when" (inside the compiled loop, every step):
+Online "when" (inside the compiled loop, every gated step):
 ``e = T_when - z_when; elig = elig * exp(-dt/tau_e) + x; W_when += eta * g * e * elig``
 with ``eta = eta0 * 1e-3 / <|x|^2>``, the mean over gated steps so far (constant rate: no
-decay, which would destroy re-adaptation).
+decay, which would destroy re-adaptation). The per-synapse update is the local rule
+``"online"`` (:func:`update`, registered here with ``kernels.plugins.register_rule`` and
+compiled into every backend's loop); it reads the rate from ``readout.hyper[0]``, which
+:meth:`ThreeFactor.before_chunk` sets (``new_readout(eta=...)`` puts ``eta`` there too).
+The eligibility trace is kept by the kernel for every rule (``Readout.e_decay``).
 
 Offline "what" (``consolidate``, once per trial, in the inter-trial interval):
 ``xbar = mean of x over the tag window [cue, cue + shortest latency)``,
@@ -16,11 +20,24 @@ import dataclasses
 import math
 
 import numpy as np
+from numba.extending import register_jitable
 
 from ..config import check_range
+from ..kernels.plugins import register_rule
 from ..kernels.records import Readout
 from ..simulator import new_readout
 from .base import Learner, register
+
+
+@register_jitable
+def update(w, s, x, elig, z, e, g, h):
+    """One synapse, one gated step of rule ``"online"``: ``(w + eta g e elig, s)`` with
+    ``eta = h[0]`` (evaluated as ``w + ((eta * g) * e) * elig``, the order of every earlier
+    version of the kernels, so results keep their bits)."""
+    return w + ((h[0] * g) * e) * elig, s
+
+
+register_rule("online", update, __file__)
 
 
 @register
@@ -66,11 +83,11 @@ class ThreeFactor(Learner):
                            eta=0.0, e_decay=e_decay, dt_ms=dt_ms, online=online)
 
     def before_chunk(self, readout: Readout, chunk) -> Readout:
-        """Set eta from the mean squared feature norm over the gated steps seen so far."""
+        """Set eta (``hyper[0]``, in place) from the mean squared feature norm over the gated
+        steps seen so far (0 before the first gated step)."""
         total, count = readout.fsums[0], readout.fsums[1]
-        if count == 0:
-            return readout._replace(eta=np.float64(0.0))
-        return readout._replace(eta=np.float64(self.eta0 * 1e-3 / (total / count)))
+        readout.hyper[0] = 0.0 if count == 0 else self.eta0 * 1e-3 / (total / count)
+        return readout
 
     def consolidate(self, readout: Readout, chunk, result) -> None:
         """Offline "what" update from this trial's tag (features averaged over the tag window)."""

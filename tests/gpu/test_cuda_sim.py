@@ -262,11 +262,11 @@ _PTX_SCRIPT = textwrap.dedent("""
         run = RunConfig(dtype=dtype, duration_ms=2.0, chunk_ms=2.0)
         replicates.run_replicates(cfg, run, [0], backend="cuda", threads=4)
     kc.chunk_kernel = real
-    from neurosim.learners import oja      # a plug-in rule's kernel compiles too
+    from neurosim.learners import oja, three_factor   # plug-in rules' kernels compile too
     from neurosim.kernels.plugins import rule_code
     for args in captured[:1] + captured[-1:]:
         sig = tuple(numba.typeof(a) for a in args)
-        for kernel in (real, kc.kernel_for(rule_code("oja"))):
+        for kernel in (real, kc.kernel_for(rule_code("oja")), kc.kernel_for(rule_code("online"))):
             ptx, _ = cuda.compile_ptx(kernel.py_func, sig, cc=(9, 0))
             assert ".entry" in ptx
     print("PTX OK", len(captured))
