@@ -229,3 +229,37 @@ def test_trial_loop_resumes_with_resume_or_start(tmp_path):
     assert_same_contents(*(
         {k: v for k, v in file_contents(path, rid).items() if k != "spike_metric"}
         for rid in ("ref", "cut")))
+
+
+@pytest.mark.parametrize("rule", ["online", "accumulate"])
+def test_a_checkpoint_from_before_the_rule_plug_ins_restores_and_continues_bitwise(rule):
+    """Checkpoints written when the local rules were built in (rule codes 1 and 2, the rate
+    as the readout scalar ``eta``, no ``hyper`` array) restore into today's plug-in rules."""
+    from neurosim.simulator import new_readout
+
+    def sim():
+        net = build_network(NetworkConfig(n_neurons=60), 4, "float64")
+        r = new_readout(1, n_features(net), 60, "float64", rule=rule, eta=2e-4, dt_ms=1.0)
+        return Simulator(net, RunConfig(backend="numba", dtype="float64", seed=4), r)
+
+    chunks = list(force_stream())
+    ref = sim()
+    for chunk in chunks:
+        ref.run_one_chunk(chunk)
+    first = sim()
+    for chunk in chunks[:3]:
+        first.run_one_chunk(chunk)
+    arrays, meta = first.checkpoint()
+    arrays.pop("readout.hyper")                       # the old layout
+    meta["readout_scalars"] = dict(meta["readout_scalars"], rule={"online": 1,
+                                   "accumulate": 2}[rule], eta=2e-4)
+    second = sim()
+    second.readout.hyper[:] = 0.0                     # nothing left from the constructor
+    second.restore(arrays, meta)
+    assert second.readout.rule == ref.readout.rule and second.readout.hyper[0] == 2e-4
+    for chunk in chunks[3:]:
+        second.run_one_chunk(chunk)
+    learned = "W" if rule == "online" else "U"
+    assert np.abs(getattr(ref.readout, learned)).sum() > 0, "the rule must have learned"
+    for name in ("W", "U", "z"):
+        assert np.array_equal(getattr(ref.readout, name), getattr(second.readout, name)), name
