@@ -26,6 +26,10 @@ against the target over the first ``eval_ms`` (the pass criteria), best-lag corr
 the whole test (judged against the largest component's frequency). A control run with the
 same network and no feedback (Q = 0) must fail (correlation <= 0.5 on every output).
 
+Checkpoints every ``run.checkpoint_every_chunks`` chunks (state, readout and P);
+:func:`resume` (``neurosim run force --resume FILE``) continues an interrupted job from the
+last one, a finished condition read back from its run (bitwise the uninterrupted result).
+
 Results: one run per condition (``feedback`` True / False) with series ``z`` and ``target``
 (n_steps, n_outputs), ``gate``, ``rate``, and metrics; a figure of output vs target over the
 last part of training and the test period, one panel per output.
@@ -37,6 +41,7 @@ from pathlib import Path
 
 import numpy as np
 
+from .. import checkpoint
 from ..analysis.oscillation import (pearson, rms_error, spectral_peak,
                                     windowed_best_lag_correlation)
 from ..config import merge
@@ -47,6 +52,8 @@ from ..simulator import Simulator, n_features
 from ..streams import Chunk
 from . import force_targets as targets
 from .common import full_config, network_and_run, open_run, resolve
+
+KIND = "force"     # the runs' kind in results files
 
 DEFAULT_CONFIG = {
     "network": {
@@ -60,7 +67,7 @@ DEFAULT_CONFIG = {
     },
     # no checkpoints: a short protocol is ~2-10 s of loop; P alone is 32 MB
     "run": {"dt_ms": 0.04, "chunk_ms": 100.0, "dtype": "float64", "seed": 0,
-            "record_spikes": False, "checkpoint_every_chunks": 0},
+            "record_spikes": False, "checkpoint_every_chunks": 10},
     "force": {"alpha": 0.5, "rls_every": 20, "forgetting": 1.0, "feedback_gain": 5000.0},
     # the signal to learn (neurosim.experiments.force_targets): kind sines | file | vanderpol
     # (| callable, from Python); frequency_hz / amplitude: shorthand for one sine, when set
@@ -175,9 +182,14 @@ def encoders(seed: int, n_neurons: int, gain: float, n_outputs: int = 1) -> np.n
 
 
 def simulate(config: dict, protocol: dict, feedback_gain: float, target, run_writer=None,
-             report=None) -> dict:
+             report=None, resumed=None) -> dict:
     """Build, train and test one network on ``target`` (see :class:`TargetStream`); return
     its series, timings and final readout.
+
+    With ``run_writer``, a checkpoint is saved every ``run.checkpoint_every_chunks`` chunks
+    (state, readout with P, recorder counts); ``resumed`` (:func:`neurosim.checkpoint.reopen`
+    of an interrupted run) continues from its checkpoint, the earlier steps' series read
+    back from the file.
 
     Returns
     -------
@@ -202,14 +214,24 @@ def simulate(config: dict, protocol: dict, feedback_gain: float, target, run_wri
         from ..results.schema import DEFAULT_POPULATION
         run_writer.write_nodes(DEFAULT_POPULATION, node_table(net), **node_attrs(net))
     recorder = Recorder(n, run_cfg.dt_ms, writer=run_writer)
+    every = int(run_cfg.checkpoint_every_chunks) if run_writer is not None else 0
+    skip = resumed.stream_position if resumed is not None else 0
+    if resumed is not None:
+        resumed.restore(sim, recorder)
+        ckpt = resumed.checkpointer(recorder, every)
+    else:
+        ckpt = checkpoint.Checkpointer(run_writer, recorder, every) if every > 0 else None
     walls = {"settle": 0.0, "train": 0.0, "test": 0.0}
-    state = {"i": 0, "t": time.perf_counter()}
+    state = {"i": skip, "t": time.perf_counter(), "queued": 0}
 
     def queue_inputs(chunk):
         # before the chunk runs, so that every flush of the recorder (inside add_chunk)
-        # writes target and gate together with the chunk's z
-        recorder.add_series("target", chunk.target)
-        recorder.add_series("gate", chunk.gate)
+        # writes target and gate together with the chunk's z; the chunks a resumed run
+        # skips are in the file already
+        if state["queued"] >= skip:
+            recorder.add_series("target", chunk.target)
+            recorder.add_series("gate", chunk.gate)
+        state["queued"] += 1
 
     stream.before_chunk = queue_inputs
 
@@ -219,13 +241,22 @@ def simulate(config: dict, protocol: dict, feedback_gain: float, target, run_wri
         walls[phase] += now - state["t"]
         state["i"] += 1
         state["t"] = now
+        if ckpt is not None:
+            ckpt(sim_, chunk, result)
 
-    sim.run(stream=stream, recorder=recorder, report=report, on_chunk=on_chunk)
-    rate = recorder.rate  # population rate per step (Hz)
+    if ckpt is not None:     # SIGINT / SIGTERM: a checkpoint at the step where it stops
+        on_chunk.on_stop = ckpt.on_stop
+    sim.run(stream=checkpoint.skip_chunks(stream, skip) if skip else stream,
+            recorder=recorder, report=report, on_chunk=on_chunk)
+    z, rate = recorder.z, recorder.rate  # outputs, population rate per step (Hz)
+    if skip:                 # the steps before the checkpoint: from the file
+        from ..results import schema as S
+        series = run_writer.group[S.SERIES]
+        z, rate = np.asarray(series["z"][()]), np.asarray(series["rate"][()])
     rate_hz = {phase: float(rate[a:b].mean()) if b > a else float("nan")
                for phase, a, b in zip(("settle", "train", "test"), stream.bounds[:-1],
                                       stream.bounds[1:])}
-    return {"z": recorder.z, "target": stream.target, "bounds": stream.bounds,
+    return {"z": z, "target": stream.target, "bounds": stream.bounds,
             "rate_hz": rate_hz, "wall_s": walls, "loop_wall_s": sim.wall_time_s,
             "net": net, "sim": sim, "dt_ms": run_cfg.dt_ms, "n_rls_updates":
             int(-(-(stream.bounds[2] - stream.bounds[1]) // int(fc["rls_every"])))}
@@ -333,6 +364,27 @@ def _write_run(run_writer, result, metrics: list[dict], rows=None):
                       duration_ms=float(result["bounds"][-1] * result["dt_ms"]))
 
 
+def _condition(path, run_id) -> str:
+    from ..results import load
+    return load(path)[run_id].attrs.get("condition")
+
+
+def _read_back(path, run_id, signal, protocol, dt_ms, rls_every) -> dict:
+    """A finished condition's result as :func:`simulate` returned it, from its run."""
+    from ..results import load
+    run = load(path)[run_id]
+    m = run.metrics
+    bounds = TargetStream.phase_bounds(dt_ms, protocol["settle_ms"], protocol["train_ms"],
+                                       protocol["test_ms"])
+    phases = ("settle", "train", "test")
+    return {"z": run.series("z"), "target": np.asarray(signal, dtype=float),
+            "bounds": bounds, "dt_ms": dt_ms,
+            "rate_hz": {k: m[f"rate_{k}_hz"] for k in phases},
+            "wall_s": {k: m[f"wall_{k}_s"] for k in phases},
+            "loop_wall_s": run.attrs["wall_time_s"],
+            "n_rls_updates": int(-(-(bounds[2] - bounds[1]) // rls_every))}
+
+
 def plot(result, control, out: Path, title: str = "5 Hz sine", last_train_ms: float = 500.0):
     """Output vs target over the last ``last_train_ms`` of training and the test period,
     one panel per output."""
@@ -376,7 +428,41 @@ def run(config: dict | None, out: Path, figure: Path | None = None, report="text
     rows) and wall times. The table and the wall times are printed (the CLI prints nothing
     else for summaries with a ``table``).
     """
-    config, spec = resolve_config(config, target)
+    user = config
+    config, spec = resolve_config(user, target)
+    return _job(config, spec, out, figure, report, full, target, user=user)
+
+
+def resume(path: Path, run_id: str | None = None, figure: Path | None = None,
+           report="text") -> dict:
+    """Continue an interrupted ``force`` job in ``path`` (its latest incomplete run, or
+    ``run_id``) from the run's last checkpoint, with the job's stored config; a condition
+    that had finished is read back, not run again. Returns the summary of :func:`run`,
+    bitwise the same values as an uninterrupted job's."""
+    import json
+    from ..results import load
+    rid = checkpoint.check_resumable(path, KIND, run_id)     # refuse before opening to write
+    runs = load(path).runs
+    attrs = runs[rid].attrs
+    if "experiment_config" not in attrs:
+        from ..config import ConfigError
+        raise ConfigError(f"--resume {str(path)!r}: run {rid!r} was written without the job's "
+                          "config (a Python target, or an older version): it cannot resume")
+    config, spec = resolve_config(json.loads(attrs["experiment_config"]))
+    done = {r.attrs.get("condition"): r.id for r in runs.values()
+            if r.kind == KIND and r.attrs.get("job") == attrs["job"] and r.complete}
+    return _job(config, spec, Path(path), figure, report, bool(attrs["full_protocol"]), None,
+                job=(attrs["job"], rid, done), user=json.loads(attrs["experiment_config"]))
+
+
+def _job(config, spec, out, figure, report, full, target, job=None, user=None) -> dict:
+    """The conditions, the table and the figure (:func:`run`); ``job`` = (job id, the run
+    to resume, {condition: complete run id}) when resuming; ``user``: the user's config
+    (stored on the runs, so that a resumed job resolves it the same way)."""
+    import uuid
+    from ..results import ResultsWriter
+    from ..results.schema import to_json
+    job_id, resume_id, done = job if job is not None else (uuid.uuid4().hex[:12], None, {})
     protocol = config["full_protocol" if full else "protocol"]
     net_cfg, run_cfg = network_and_run(config)
     evaluation, crit = config["evaluation"], config["criteria"]
@@ -391,16 +477,31 @@ def run(config: dict | None, out: Path, figure: Path | None = None, report="text
     if evaluation["control"]:
         conditions.append(("control", 0.0))
     results, metrics = {}, {}
+    job_attrs = {"job": job_id}
+    if target is None:       # a Python target cannot be stored: such a job does not resume
+        job_attrs["experiment_config"] = to_json(user or {})
     for name, gain in conditions:
+        if name in done:     # finished before the interruption: read back
+            res = _read_back(out, done[name], signal, protocol, run_cfg.dt_ms,
+                             int(config["force"]["rls_every"]))
+            results[name], metrics[name] = res, evaluate_all(res, evaluation, periodic)
+            continue
         cfg_dict = full_config(net_cfg, run_cfg, force=config["force"], target=spec,
                                protocol=protocol, evaluation=evaluation, criteria=crit)
         cfg_dict["force"] = dict(config["force"], feedback_gain=gain)
-        writer, run_writer = open_run(out, "force", cfg_dict, run_cfg,
-                                      {"n_neurons": net_cfg.n_neurons, "condition": name,
-                                       "feedback": gain != 0.0, "full_protocol": bool(full)})
+        resumed = None
+        if resume_id is not None and _condition(out, resume_id) == name:
+            writer = ResultsWriter(out, mode="a")
+            resumed = checkpoint.reopen(writer, KIND, resume_id)
+            run_writer = resumed.run_writer
+        else:
+            writer, run_writer = open_run(out, KIND, cfg_dict, run_cfg,
+                                          {"n_neurons": net_cfg.n_neurons, "condition": name,
+                                           "feedback": gain != 0.0, "full_protocol": bool(full),
+                                           **job_attrs})
         with writer:
             res = simulate(config, protocol, gain, signal, run_writer,
-                           report=report if name == "feedback" else None)
+                           report=report if name == "feedback" else None, resumed=resumed)
             m = evaluate_all(res, evaluation, periodic)
             results[name], metrics[name] = res, m
             rows = None
