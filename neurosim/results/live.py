@@ -63,7 +63,10 @@ def retry_while_written(read):
                 return read(first, *args, **kwargs)
             except ResultsKeyError:
                 raise
-            except (ResultsError, OSError, RuntimeError, IndexError, ValueError) as err:
+            # h5py raises KeyError too when an object's address lies past the end of what
+            # the writer had flushed ("addr overflow"): a race, retried like the others
+            except (ResultsError, OSError, RuntimeError, IndexError, ValueError,
+                    KeyError) as err:
                 if isinstance(err, FileNotFoundError):
                     raise
                 mark = live_writer(path)
