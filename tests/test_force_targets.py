@@ -216,3 +216,17 @@ def test_default_sine_metrics_unchanged(tmp_path):
     assert s["peak_hz"] == pytest.approx(5.588531494140625, rel=1e-6)
     assert s["control_correlation"] == pytest.approx(0.3900452867317707, rel=1e-6)
     assert s["rate_hz"]["train"] == pytest.approx(28.88888888888889, rel=1e-6)
+
+
+def test_the_two_tone_example_config_is_valid(capsys):
+    """examples/force_two_tone.toml (the settings measured to hold the two-component target)
+    resolves: two components, G = 1.5e4, Q = 2e4, 4 s of training."""
+    import json
+    from pathlib import Path
+    from neurosim.cli import main
+    path = Path(__file__).resolve().parents[1] / "examples" / "force_two_tone.toml"
+    assert main(["run", "force", "--config", str(path), "--show-config"]) == 0
+    cfg = json.loads(capsys.readouterr().out)
+    assert [c["frequency_hz"] for c in cfg["target"]["components"]] == [5.0, 8.0]
+    assert cfg["network"]["gaussian_gain"] == 1.5e4 and cfg["force"]["feedback_gain"] == 2e4
+    assert cfg["protocol"]["train_ms"] == 4000.0
