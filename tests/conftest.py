@@ -10,6 +10,22 @@ from neurosim.simulator import Simulator
 BACKENDS = ["numpy", "numba"]
 
 
+@pytest.fixture
+def parallel(monkeypatch):
+    """Run the numba backend with ``threads`` threads, parallel at every size: ``use(n)``
+    sets the thread count and returns the count numba granted (may be fewer)."""
+    import numba
+    from neurosim.kernels import cpu
+    before = numba.get_num_threads()
+    monkeypatch.setattr(cpu, "PARALLEL_MIN_NEURONS", 1)
+
+    def use(threads):
+        numba.set_num_threads(min(threads, numba.config.NUMBA_NUM_THREADS))
+        return numba.get_num_threads()
+    yield use
+    numba.set_num_threads(before)
+
+
 def simulate(cfg: NetworkConfig, backend: str, dtype="float64", duration_ms=1000.0, dt_ms=1.0,
              seed=3, readout=None, stream=None, traces=()):
     """Build and run ``cfg``; returns (simulator, recorder)."""

@@ -1,14 +1,12 @@
 """Oja's rule, the plug-in readout rule of ``neurosim/learners/oja.py``: what it learns (the
 leading principal direction, unit norm), the same bits on every CPU backend and thread count,
 and that a rule defined outside the package (here, in this file) plugs in the same way."""
-import numba
 import numpy as np
 import pytest
 from numba.extending import register_jitable
 
 from conftest import simulate
 from neurosim.config import ConfigError, FeaturesConfig, NetworkConfig
-from neurosim.kernels import cpu
 from neurosim.kernels.plugins import RULES, register_rule, rule, rule_code
 from neurosim.learners import make_learner
 from neurosim.learners.oja import update
@@ -51,22 +49,10 @@ def _run(backend, steps=1500, readout=_oja_readout, cfg=CFG, n_out=2):
     return simulate(cfg, backend, readout=readout, stream=stream)
 
 
-@pytest.fixture
-def threads(monkeypatch):
-    before = numba.get_num_threads()
-    monkeypatch.setattr(cpu, "PARALLEL_MIN_NEURONS", 1)
-
-    def use(n):
-        numba.set_num_threads(min(n, numba.config.NUMBA_NUM_THREADS))
-        return numba.get_num_threads()
-    yield use
-    numba.set_num_threads(before)
-
-
-def test_oja_is_the_same_on_numpy_and_numba_at_1_and_2_threads(threads):
+def test_oja_is_the_same_on_numpy_and_numba_at_1_and_2_threads(parallel):
     out = {}
     for name, n in (("numpy", 1), ("numba", 1), ("numba", 2)):
-        if threads(n) < n:
+        if parallel(n) < n:
             pytest.skip("numba has a single thread here")
         sim, rec = _run(name)
         out[(name, n)] = (sim.readout.W.copy(), rec.z.copy(), rec.spikes.i.copy())

@@ -4,29 +4,14 @@ The kernel is forced parallel at these small sizes (``PARALLEL_MIN_NEURONS`` = 1
 neurons are cut into one range per thread; a race or an order-dependent sum would show as a
 differing spike or state.
 """
-import numba
 import numpy as np
 import pytest
 
 from conftest import simulate
 from neurosim.config import ChannelConfig, FeaturesConfig, NetworkConfig
-from neurosim.kernels import cpu
 from neurosim.simulator import n_features, new_readout
 from neurosim.streams import ArrayStream
 from test_engine_equivalence import CASES
-
-
-@pytest.fixture
-def parallel(monkeypatch):
-    """Run the numba backend with ``threads`` threads, parallel at every size."""
-    before = numba.get_num_threads()
-    monkeypatch.setattr(cpu, "PARALLEL_MIN_NEURONS", 1)
-
-    def use(threads):
-        numba.set_num_threads(min(threads, numba.config.NUMBA_NUM_THREADS))
-        return numba.get_num_threads()
-    yield use
-    numba.set_num_threads(before)
 
 
 @pytest.mark.parametrize("case", sorted(CASES))

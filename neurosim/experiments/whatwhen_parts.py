@@ -12,7 +12,6 @@ the same criteria and the same datasets as one that was never interrupted.
 """
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import numpy as np
@@ -107,8 +106,3 @@ def phase(out: Path, run_id: str) -> PhaseResult:
 def diverged_step(out: Path, run_id: str) -> int:
     """The step at which the R9 ablation's readout diverged, as stored on its run."""
     return int(load(out)[run_id].attrs["diverged_step"])
-
-
-def decode_json(value):
-    """An attribute stored as JSON text (dicts and lists), parsed; other values as they are."""
-    return json.loads(value) if isinstance(value, str) else value
