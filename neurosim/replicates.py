@@ -11,8 +11,8 @@ from .gpu import DeviceBatch, device_keys, rls_due_steps, to_device, to_host
 from .kernels.rng import key_words
 from .monitors import Recorder
 from .network import build_network, seed_streams
-from .simulator import (DivergenceError, Simulator, build_params, divergence_error, n_features,
-                        neuron_cause, new_readout, new_state, readout_cause)
+from .divergence import DivergenceError, divergence_error, neuron_cause, readout_cause
+from .simulator import Simulator, build_params, n_features, new_readout, new_state
 from .streams import DurationStream, chunk_arrays
 
 
