@@ -257,3 +257,17 @@ def test_show_config_prints_the_checked_resolved_config(capsys):
     assert shown["learner"]["eta0"] == 60.0 and shown["run"]["seed"] == 4
     assert shown["paradigm"] == get_experiment("whatwhen").DEFAULT_CONFIG["paradigm"]
     assert main(["run", "whatwhen", "--show-config", "--set", "paradigm.typo=1"]) == 2
+
+
+def test_choosing_another_learner_does_not_inherit_the_default_ones_settings():
+    """`learner.name = "force"` in whatwhen: the three-factor defaults (eta0, eta_what0, ...)
+    are not force's hyper-parameters and must not be reported as the user's mistake."""
+    from neurosim.experiments.whatwhen import BOUNDS, DEFAULT_CONFIG
+    cfg = resolve(DEFAULT_CONFIG, {"learner": {"name": "force", "alpha": 2.0}}, bounds=BOUNDS)
+    assert cfg["learner"] == {"name": "force", "alpha": 2.0}
+    # a setting the user gives that the chosen learner lacks is still named
+    with pytest.raises(ConfigError, match=r"unknown hyper-parameter\(s\) \['eta0'\]"):
+        resolve(DEFAULT_CONFIG, {"learner": {"name": "force", "eta0": 1.0}}, bounds=BOUNDS)
+    # the default learner keeps its defaults under the user's changes
+    assert resolve(DEFAULT_CONFIG, {"learner": {"eta0": 90.0}}, bounds=BOUNDS)["learner"] == \
+        dict(DEFAULT_CONFIG["learner"], eta0=90.0)

@@ -14,11 +14,17 @@ def resolve(default: dict, user: dict | None, open_paths=(), bounds=None) -> dic
     Unknown sections and keys, and values of the wrong kind, are ConfigErrors naming the key
     (:func:`neurosim.config_check.check_config`). A ``learner`` section is open there and
     checked here instead, by building the learner it names (its hyper-parameters depend on
-    the learner chosen). ``open_paths``: further sections the experiment validates itself;
+    the learner chosen; naming another learner than the default's drops the default's
+    hyper-parameters, which are not that learner's). ``open_paths``: further sections the experiment validates itself;
     ``bounds``: allowed intervals of numeric settings (``neurosim.config_check``).
     """
     opened = tuple(open_paths) + (("learner",) if "learner" in default else ())
-    config = merge(default, check_config(default, user or {}, opened, bounds))
+    checked = check_config(default, user or {}, opened, bounds)
+    config = merge(default, checked)
+    chosen = (checked.get("learner") or {}).get("name") if isinstance(checked, dict) else None
+    if "learner" in default and chosen not in (None, default["learner"].get("name")):
+        # another learner: the default learner's hyper-parameters are not its own
+        config["learner"] = dict(checked["learner"])
     if "learner" in default:
         from ..learners import make_learner
         hyper = dict(config["learner"])
