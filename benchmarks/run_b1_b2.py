@@ -220,9 +220,12 @@ def _pool_key(key):
 
 def median_table(rows):
     """Medians per (case, simulator, backend, threads, cache, dtype); ``ms_loop_all`` pools
-    the loop times of cold and warm runs (the loop does not depend on the cache)."""
+    the loop times of cold and warm runs (the loop does not depend on the cache), valid runs
+    only (``rate_ok``)."""
     pooled = {}
     for r in rows:
+        if not r["rate_ok"]:    # a void run (rate off by > 5 %) times another network state
+            continue
         key = (r["case"], r["simulator"], r["backend"], r["threads"], r["dtype"])
         if r["cache"] == "rerun-passive":  # a different OpenMP setting: its own pool
             key = key + ("passive",)
@@ -238,8 +241,9 @@ def median_table(rows):
                           cache=key[4], dtype=key[5], n=len(rs), N=rs[0]["N"],
                           synapses=rs[0]["synapses"],
                           ms_loop=1000 * med("wall_s_loop") / float(rs[0]["simulated_s"]),
-                          ms_loop_all=statistics.median(pooled[_pool_key(key)]),
-                          n_all=len(pooled[_pool_key(key)]),
+                          ms_loop_all=statistics.median(pooled.get(_pool_key(key),
+                                                                    [float("nan")])),
+                          n_all=len(pooled.get(_pool_key(key), [])),
                           s_process=med("wall_s_process"), rate=med("mean_rate_hz"),
                           rss=med("peak_rss_mb"), rate_ok=all(r["rate_ok"] for r in rs)))
     return table

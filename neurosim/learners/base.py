@@ -23,6 +23,13 @@ from ..kernels.records import Readout
 LEARNERS: dict[str, type] = {}
 
 
+def normalised_rate(readout: Readout, eta0: float) -> float:
+    """``eta0 * 1e-3 / <|x|^2>``, the mean squared feature norm over the gated steps seen so
+    far (``readout.fsums``); 0.0 before the first gated step (no learning yet)."""
+    total, count = readout.fsums[0], readout.fsums[1]
+    return 0.0 if count == 0 else eta0 * 1e-3 / (total / count)
+
+
 def register(cls):
     """Class decorator adding a learner to the registry under ``cls.name``."""
     LEARNERS[cls.name] = cls

@@ -23,7 +23,7 @@ from ..config import check_range
 from ..kernels.plugins import register_rule
 from ..kernels.records import Readout
 from ..simulator import new_readout
-from .base import Learner, register
+from .base import Learner, normalised_rate, register
 
 
 @register_jitable
@@ -67,8 +67,7 @@ class Oja(Learner):
     def before_chunk(self, readout: Readout, chunk) -> Readout:
         """Set eta (``hyper[0]``) from the mean squared feature norm over gated steps so far
         (no learning until a gated step was seen)."""
-        total, count = readout.fsums[0], readout.fsums[1]
-        readout.hyper[0] = 0.0 if count == 0 else self.eta0 * 1e-3 / (total / count)
+        readout.hyper[0] = normalised_rate(readout, self.eta0)
         return readout
 
     def reset(self, readout: Readout, scope: str = "all") -> None:

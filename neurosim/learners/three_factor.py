@@ -26,7 +26,7 @@ from ..config import check_range
 from ..kernels.plugins import register_rule
 from ..kernels.records import Readout
 from ..simulator import new_readout
-from .base import Learner, register
+from .base import Learner, normalised_rate, register
 
 
 @register_jitable
@@ -85,8 +85,7 @@ class ThreeFactor(Learner):
     def before_chunk(self, readout: Readout, chunk) -> Readout:
         """Set eta (``hyper[0]``, in place) from the mean squared feature norm over the gated
         steps seen so far (0 before the first gated step)."""
-        total, count = readout.fsums[0], readout.fsums[1]
-        readout.hyper[0] = 0.0 if count == 0 else self.eta0 * 1e-3 / (total / count)
+        readout.hyper[0] = normalised_rate(readout, self.eta0)
         return readout
 
     def consolidate(self, readout: Readout, chunk, result) -> None:
