@@ -42,14 +42,8 @@ neuron_step, synapse_decay, feature_step, centre, spike_flag = (
     njit(inline="always")(getattr(equations, name))
     for name in ("neuron_step", "synapse_decay", "feature_step", "centre", "spike_flag"))
 
-
-def _no_update(w, s, x, elig, z, e, g, h):
-    """Stand-in for a plug-in rule's update (kernels/plugins.py); each rule's kernels are
-    compiled with the rule's own function in its place (:func:`_kernels_for`)."""
-    return w, s
-
-
-_local_update = njit(inline="always")(_no_update)
+# a local rule's per-synapse update: none in the generic loop (:func:`_kernels_for`)
+_local_update = njit(inline="always")(plugins.no_update)
 
 PARALLEL_MIN_NEURONS = 2048
 """Below this many neurons the serial kernel runs: two thread fork/joins per step (~2-3 us

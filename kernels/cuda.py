@@ -48,19 +48,12 @@ from collections import namedtuple
 import numpy as np
 from numba import cuda, float64, int64
 
-from numba.extending import register_jitable
-
 from . import plugins
 from .equations import centre, feature_step, neuron_step, spike_flag, synapse_decay
 from .rng import normal
 
-
-
-@register_jitable
-def _local_update(w, s, x, elig, z, e, g, h):
-    """Stand-in for a plug-in rule's update; :func:`kernel_for` compiles each rule's own
-    function in its place."""
-    return w, s
+# a local rule's per-synapse update: none in the generic kernel (:func:`kernel_for`)
+_local_update = plugins.no_update
 
 MAX_THREADS = 1024
 

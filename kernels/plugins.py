@@ -25,12 +25,22 @@ import types
 import zlib
 from collections import namedtuple
 
+from numba.extending import register_jitable
+
 from . import EXTRA_SOURCES
 
 FIRST_CODE = 4          # codes below are the built-in rules (records.CODES["rule"])
 N_HYPER = 4             # length of the readout's ``hyper`` array
 
 Rule = namedtuple("Rule", "name code update source")
+
+
+@register_jitable
+def no_update(w, s, x, elig, z, e, g, h):
+    """The stand-in in every kernel's generic loop (frozen and RLS readouts, which make no
+    per-synapse update); a rule's kernels are compiled with its own function in its place."""
+    return w, s
+
 RULES: dict[int, Rule] = {}
 
 
