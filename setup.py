@@ -29,7 +29,7 @@ setup(
                  # compiled to PTX for sm_90 in CI, where there is no GPU
                  "numba-cuda[cu12]>=0.20"],
         # Brian2 2.9 uses ndarray.ptp, removed in numpy 2.4.
-        "bench": ["brian2>=2.7", "numpy<2.4", "matplotlib>=3.7"],
+        "bench": ["brian2>=2.7", "numpy<2.4", "matplotlib>=3.7", "nest-simulator>=3.8"],
         # everything a machine with only an NVIDIA driver needs: CuPy, numba-cuda and its
         # CUDA 12 toolkit wheels (NVVM, NVRTC)
         "gpu": ["cupy-cuda12x>=13", "numba-cuda[cu12]>=0.20"],
