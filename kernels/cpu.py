@@ -15,7 +15,9 @@ of the spiking ids:
    range's first postsynaptic id, so every target is written by one thread, in increasing
    presynaptic order as in the reference), reset and feature traces of the range.
 
-The readout, learning and recording then run serially. Learning is RLS (rule 3, built in)
+The readout, learning and recording then run serially. Learning is RLS (rule 3, built in:
+the single-pass :func:`~kernels.rls.rls_step_lazy`, its pending update flushed into P
+before the loop returns)
 or a local rule's per-synapse update (``kernels/plugins.py``): the three-factor ``"online"``
 and ``"accumulate"`` rules are plug-ins too, each compiled into its own renamed copy of the
 loop (:func:`_kernels_for`, disk-cached; ``_chunk_serial`` / ``_chunk_parallel`` serve the
@@ -34,7 +36,7 @@ import numpy as np
 from numba import njit, prange
 
 from . import equations, plugins
-from .rls import rls_step
+from .rls import rls_flush, rls_step_lazy
 from .rng import fill_normals
 
 # the equations, inlined into the loops below (see kernels/equations.py)
@@ -271,7 +273,7 @@ def _readout(r, s, io, t):
             if r.counters[2] % r.rls_every == 0:
                 for k in range(n_out):
                     r.err[k] = (r.z[k] - io.target[t, k]) if r.online[k] > 0.0 else 0.0
-                rls_step(r.P, r.W, x, r.err, r.lam, r.kbuf)
+                rls_step_lazy(r.P, r.W, x, r.err, r.lam, r.rls_work)
             r.counters[2] += 1
         elif r.rule >= 4:     # a plug-in local rule, per synapse (kernels/plugins.py)
             for k in range(n_out):
@@ -299,6 +301,16 @@ def _readout(r, s, io, t):
     return -1
 
 
+def _settle_rls(r):
+    """Apply the RLS update still pending in ``r.rls_work`` to P (:func:`rls_step_lazy`
+    defers each rank-1 update to the next one): every return of the chunk loop calls this,
+    so between calls P is the true P (checkpoints, learners, other backends read it)."""
+    if r.rule == 3:
+        n = r.P.shape[0]
+        if r.rls_work[1, n] != 1.0 or r.rls_work[1, n + 1] != 0.0:
+            rls_flush(r.P, r.rls_work)
+
+
 def _chunk(p, s, r, io, rec, noise, t0, n_steps, n_parts):
     """Advance from step ``t0`` to ``n_steps`` with the neurons cut into ``n_parts`` ranges."""
     n = s.v.shape[0]
@@ -314,6 +326,7 @@ def _chunk(p, s, r, io, rec, noise, t0, n_steps, n_parts):
     with_features = r.W.shape[0] > 0          # features feed the readouts only
     for t in range(t0, n_steps):
         if rec.record_spikes and rec.n_spk[0] + n > rec.spk_step.shape[0]:
+            _settle_rls(r)
             return t
         for q in prange(n_parts):
             _neurons(p, s, io, t, noise, bounds[q], bounds[q + 1], cur, words, flag)
@@ -324,6 +337,7 @@ def _chunk(p, s, r, io, rec, noise, t0, n_steps, n_parts):
                     rec.fault[0] = t
                     rec.fault[1] = 0
                     rec.fault[2] = i
+                    _settle_rls(r)
                     return t
                 spikes[count] = i
                 count += 1
@@ -337,6 +351,7 @@ def _chunk(p, s, r, io, rec, noise, t0, n_steps, n_parts):
                 rec.fault[0] = t
                 rec.fault[1] = 1
                 rec.fault[2] = bad
+                _settle_rls(r)
                 return t
             for k in range(r.W.shape[0]):
                 rec.z[t, k] = r.z[k]
@@ -350,12 +365,14 @@ def _chunk(p, s, r, io, rec, noise, t0, n_steps, n_parts):
             rec.n_spk[0] = base + count
         for q in range(n_traces):
             rec.traces[t, q] = s.v[rec.trace_ids[q]]
+    _settle_rls(r)
     return n_steps
 
 
 for _name in ("_noisy_bias", "_set", "_add", "_add_scaled", "_integrate", "_threshold",
               "_decay", "_reset", "_traces", "_slow_traces", "_centre", "_first_at_least",
-              "_add_sparse_rows", "_neurons", "_post", "_lane_dot", "_axpy", "_readout"):
+              "_add_sparse_rows", "_neurons", "_post", "_lane_dot", "_axpy", "_readout",
+              "_settle_rls"):
     globals()[_name] = njit(cache=True)(globals()[_name])
 # Numba's disk cache files a function under its qualified name and line, not its jit
 # options: compiled from one function object, the parallel and the serial form would load

@@ -53,7 +53,9 @@ Readout = namedtuple("Readout", [
     "U",         # (n_out, n_feat) a local rule's per-synapse state (``s``): for rule
                  # "accumulate" the update signal summed over a trial
     "P",         # (n_feat, n_feat) RLS inverse correlation (or (0, 0))
-    "kbuf",      # (n_feat,) RLS work buffer
+    "rls_work",  # (2, n_feat + 2) RLS work array of kernels.rls.rls_step_lazy (its pending
+                 # rank-1 update of P); between chunks nothing is pending (the CPU kernel
+                 # flushes it), so P is the true P there
     "err",       # (n_out,) work buffer
     "z", "z0",   # (n_out,) outputs with current and frozen (snapshot) weights
     "tag_sum",   # (n_feat,) sum of features over tagged steps

@@ -99,6 +99,7 @@ def new_readout(n_out: int, n_feat: int, n_neurons: int, dtype, rule="frozen", e
     """
     from . import learners  # noqa: F401  (registers the local rules of the package)
     from .kernels import plugins
+    from .kernels.rls import rls_lazy_work
     dtype = np.dtype(dtype)
     plug_ins = {r.name: r.code for r in plugins.RULES.values()}
     if rule not in CODES["rule"] and rule not in plug_ins:
@@ -110,7 +111,8 @@ def new_readout(n_out: int, n_feat: int, n_neurons: int, dtype, rule="frozen", e
     return Readout(
         W=W, W0=W.copy(), elig=np.zeros(n_feat, dtype), U=np.zeros((n_out, n_feat), dtype),
         P=np.zeros((0, 0), dtype) if P is None else np.ascontiguousarray(P, dtype),
-        kbuf=np.zeros(n_feat, dtype), err=np.zeros(n_out), z=np.zeros(n_out), z0=np.zeros(n_out),
+        rls_work=rls_lazy_work(n_feat, dtype),
+        err=np.zeros(n_out), z=np.zeros(n_out), z0=np.zeros(n_out),
         tag_sum=np.zeros(n_feat), online=online,
         enc=np.zeros((0, n_neurons), dtype) if encoders is None
         else np.ascontiguousarray(encoders, dtype),

@@ -338,7 +338,7 @@ def memory_of(method: str, n_feat: int) -> float:
     if method in ("three_factor", "plain_trial"):
         return 0.0
     if method in ("force", "force_reset"):
-        return float(n_feat + 1)  # P row + kbuf share
+        return float(n_feat + 2)  # P row + share of the RLS work array (2, n_feat + 2)
     return float(memory_per_synapse(method, during_block=True))
 
 
