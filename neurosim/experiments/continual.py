@@ -75,7 +75,8 @@ from ..streams import Chunk
 from .common import full_config, move_aside, network_and_run, resolve
 from .whatwhen_phases import TIMING_NETWORK, timing_inputs
 
-METHODS = ("three_factor", "plain_trial", "classp", "fast_slow", "ewc", "force", "force_reset")
+METHODS = ("three_factor", "plain_trial", "classp", "fast_slow", "ewc", "force", "force_reset",
+           "kappatune")
 SCHEDULES = ("blocks", "power_law", "exponential", "uniform", "scole")
 
 DEFAULT_CONFIG = {
@@ -99,7 +100,7 @@ DEFAULT_CONFIG = {
         "criterion": 0.5,
         "criterion_window": 10,
         "seeds": 5,
-        "methods": list(METHODS),
+        "methods": [m for m in METHODS if m != "kappatune"],   # kappatune: on request
         "iti_ms": [500.0, 1000.0],
         "workers": 2,                      # processes (one method x seed each)
     },
@@ -112,6 +113,8 @@ DEFAULT_CONFIG = {
         "ewc": {"eta0": 8.0, "pull": 0.5, "gamma": 1.0},
         "force": {"alpha": 10.0, "rls_every": 20, "online_outputs": [0]},
         "force_reset": {"alpha": 10.0, "rls_every": 20, "online_outputs": [0]},
+        "kappatune": {"eta0": 8.0, "kappa_fraction": 0.25, "module_size": 25, "group": "bank",
+                      "select": "switch"},
     },
 }
 
@@ -377,7 +380,12 @@ def run_method(net, run_cfg, config: dict, method: str, seed: int) -> dict:
         curve = np.empty(len(trials))
         for i, (k, (ch, cue, stim)) in enumerate(trials):
             sim.readout = learner.before_chunk(sim.readout, ch)
-            res = sim.run_one_chunk(ch)
+            if getattr(learner, "wants_features", lambda: False)():
+                # kappatune: selects its plastic modules from this trial's features
+                res, X = sim.run_one_chunk_features(ch)
+                learner.observe_features(X, np.asarray(ch.gate, float))
+            else:
+                res = sim.run_one_chunk(ch)
             tr = np.array(res.z0[cue:, 0], dtype=float)
             if stim >= 0:
                 tr[stim - cue:] = np.nan
@@ -415,7 +423,8 @@ def run_method(net, run_cfg, config: dict, method: str, seed: int) -> dict:
         "trials_to_criterion": float(np.mean(to_crit)) if to_crit else float("nan"),
         "censored": censored, "n_switches": len(to_crit),
         "fraction_updated": float(np.mean(fractions)),
-        "memory_per_synapse": memory_of(method, nf),
+        "memory_per_synapse": (learner.memory_per_synapse()
+                               if hasattr(learner, "memory_per_synapse") else memory_of(method, nf)),
         "wall_s": time.perf_counter() - t0,
     }
 
