@@ -93,9 +93,15 @@ def test_bad_settings_name_the_key(key, value, match):
         C.make_method({"learners": {"kappatune": {key: value}}}, "kappatune")
 
 
-def test_module_size_above_n_is_refused():
+def test_module_size_above_n_is_refused(tmp_path):
     with pytest.raises(ConfigError, match=r"kappatune\.module_size = 50 .*\[1, 40\]"):
         make_learner("kappatune", module_size=50).init_state(81, 2, 40, np.float32, 1.0)
+    with pytest.raises(ConfigError, match=r"learners\.kappatune\.module_size = 500 .*"
+                                          r"\[1, 300\]"):
+        C.run({"network": {"n_neurons": 300}, "continual": {"methods": ["kappatune"]},
+               "learners": {"kappatune": {"module_size": 500}}}, out=tmp_path / "x.h5",
+              figure=None, report=None)
+    assert not list(tmp_path.iterdir())
 
 
 def _trials(n, steps=300, seed=0):
@@ -162,3 +168,16 @@ def test_fraction_one_is_plain_trial_bitwise(dtype):
             learner.end_block(sim.readout)
         Ws.append(sim.readout.W.copy())
     np.testing.assert_array_equal(Ws[0], Ws[1])
+
+
+def test_in_the_continual_experiment(tmp_path):
+    cfg = {"network": {"n_neurons": 100},
+           "continual": {"block_tasks": [0, 1], "trials_per_block": 4, "probe_trials": 1,
+                         "latency_ms": [300.0, 600.0], "seeds": 1, "workers": 1,
+                         "methods": ["kappatune"]},
+           "learners": {"kappatune": {"module_size": 10, "kappa_fraction": 0.5}}}
+    summary = C.run(cfg, out=tmp_path / "k.h5", figure=None, report=None)
+    row = summary["table"][0]
+    assert row["method"] == "kappatune" and row["memory_per_synapse"] == 10.0
+    # 10 of 20 modules (10 features each) and the bias: 101 of 201 features at most
+    assert 0 < row["fraction_updated"] <= 101 / 201 + 1e-12

@@ -347,7 +347,10 @@ def memory_of(method: str, n_feat: int) -> float:
 
 # ------------------------------------------------------------------------------- one run
 def run_method(net, run_cfg, config: dict, method: str, seed: int) -> dict:
-    """Train ``method`` over the schedule on ``net``; returns R, curves and metrics."""
+    """Train ``method`` over the schedule on ``net``; returns R, curves and metrics.
+
+    A learner with ``wants_features()`` true (kappatune, at a block's first trial) gets
+    that trial's features and gate through ``observe_features`` before its update."""
     par = config["continual"]
     K = len(par["latency_ms"])
     dt = run_cfg.dt_ms
@@ -611,6 +614,12 @@ def run(config: dict | None, out: Path, figure: Path | None = None, report="tqdm
     methods = list(par["methods"])
     for m in sorted(set(methods) | set(config["learners"])):
         make_method(config, m)  # validate every method's settings before simulating
+    if "kappatune" in methods:
+        size = make_method(config, "kappatune").module_size
+        if size > net_cfg.n_neurons:
+            raise ConfigError(f"learners.kappatune.module_size = {size} exceeds network."
+                              f"n_neurons = {net_cfg.n_neurons}: must lie in "
+                              f"[1, {net_cfg.n_neurons}]")
     check_schedule(par)
     n_seeds = max(int(par["seeds"]), 10 if full else 0)
     seeds = [run_cfg.seed + s for s in range(n_seeds)]
