@@ -4,6 +4,7 @@ Python acts only at chunk boundaries; each chunk is one compiled ``run_chunk`` c
 """
 from __future__ import annotations
 
+import dataclasses
 import math
 import time
 import zlib
@@ -133,6 +134,37 @@ def new_state(net: Network) -> State:
                  fmean=np.zeros(nf), x=np.zeros(nf, dtype))
 
 
+class _SpikeSink:
+    """The part of :class:`Recorder` :meth:`Simulator.run_one_chunk` calls: keeps spikes,
+    and passes everything on to ``forward`` (a Recorder or None)."""
+
+    def __init__(self, forward=None):
+        self.steps, self.ids, self.forward = [], [], forward
+
+    def add_spikes(self, steps, ids):
+        self.steps.append(np.asarray(steps, np.int64).copy())
+        self.ids.append(np.asarray(ids, np.int64).copy())
+        if self.forward is not None:
+            self.forward.add_spikes(steps, ids)
+
+    def add_chunk(self, *args):
+        if self.forward is not None:
+            self.forward.add_chunk(*args)
+
+
+class _NoSpikes:
+    """Passes a chunk's series on to ``recorder``, not its spikes (``record_spikes`` off)."""
+
+    def __init__(self, recorder):
+        self.recorder = recorder
+
+    def add_spikes(self, steps, ids):
+        pass
+
+    def add_chunk(self, *args):
+        self.recorder.add_chunk(*args)
+
+
 @dataclass
 class ChunkResult:
     """What one chunk produced: its first global step, length, and per-step readout records."""
@@ -238,10 +270,52 @@ class Simulator:
         self.chunk_index += 1
         return result
 
+    def run_one_chunk_features(self, chunk, recorder: Recorder | None = None
+                               ) -> tuple[ChunkResult, np.ndarray]:
+        """:meth:`run_one_chunk`, plus the chunk's readout features ``X`` (n_steps, n_feat),
+        float64: the kernel keeps only the current step's features, so they are replayed
+        from the chunk's spikes with the reference feature update (``kernels.reference``),
+        starting from the feature state at the chunk's start. The simulation itself is the
+        same call (spikes recorded into a throw-away sink), so results do not change. For
+        learners that need a trial's feature statistics (``kappatune``). ``recorder``
+        receives the chunk as from :meth:`run_one_chunk` (spikes only if
+        ``run.record_spikes``)."""
+        from .kernels import reference
+        s = self.state
+        s0 = s._replace(ffast=s.ffast.copy(), frise=s.frise.copy(), fslow=s.fslow.copy(),
+                        fmean=s.fmean.copy(), x=s.x.copy())
+        cfg = self.run_config
+        sink = _SpikeSink(recorder if recorder is None or cfg.record_spikes
+                          else _NoSpikes(recorder))
+        step0 = self.step
+        if not cfg.record_spikes:
+            self.run_config = dataclasses.replace(cfg, record_spikes=True)
+        try:
+            result = self.run_one_chunk(chunk, sink)
+        finally:
+            self.run_config = cfg
+        n = self.network.n_neurons
+        steps = np.concatenate(sink.steps) - step0 if sink.steps else np.zeros(0, np.int64)
+        ids = np.concatenate(sink.ids) if sink.ids else np.zeros(0, np.int64)
+        order = np.argsort(steps, kind="stable")
+        bounds = np.searchsorted(steps[order], np.arange(result.n_steps + 1))
+        ids = ids[order]
+        X = np.empty((result.n_steps, s0.x.shape[0]))
+        spiked = np.zeros(n)
+        for t in range(result.n_steps):
+            here = ids[bounds[t]:bounds[t + 1]]
+            spiked[here] = 1.0
+            reference._features(self.params, s0, spiked)
+            spiked[here] = 0.0
+            X[t] = s0.x
+        return result, X
+
     def trials(self, stream, learner, recorder=None, inspect=None):
         """Run ``stream`` chunk by chunk (one chunk = one trial) under a readout ``learner``.
 
-        Per chunk: ``learner.before_chunk`` (e.g. the normalised rate), :meth:`run_one_chunk`,
+        Per chunk: ``learner.before_chunk`` (e.g. the normalised rate), :meth:`run_one_chunk`
+        (:meth:`run_one_chunk_features` and ``learner.observe_features(X, gate)`` when the
+        learner has ``wants_features()`` and it is true),
         ``inspect(index, chunk, result)`` if given (the readout as the trial left it, before
         the offline update: tag sums, outputs), ``learner.consolidate``; then the generator
         yields ``(index, chunk, result)``. ``recorder``: a
@@ -250,7 +324,14 @@ class Simulator:
         for index, chunk in enumerate(stream):
             self.readout = learner.before_chunk(self.readout, chunk)
             rec = recorder(index) if callable(recorder) else recorder
-            result = self.run_one_chunk(chunk, rec)
+            if getattr(learner, "wants_features", lambda: False)():
+                # the learner selects from this trial's features (kappatune)
+                result, X = self.run_one_chunk_features(chunk, rec)
+                gate = getattr(chunk, "gate", None)
+                gate = np.zeros(result.n_steps) if gate is None else np.asarray(gate, float)
+                learner.observe_features(X, gate)
+            else:
+                result = self.run_one_chunk(chunk, rec)
             if inspect is not None:
                 inspect(index, chunk, result)
             learner.consolidate(self.readout, chunk, result)

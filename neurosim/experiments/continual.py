@@ -75,7 +75,8 @@ from ..streams import Chunk
 from .common import full_config, move_aside, network_and_run, resolve
 from .whatwhen_phases import TIMING_NETWORK, timing_inputs
 
-METHODS = ("three_factor", "plain_trial", "classp", "fast_slow", "ewc", "force", "force_reset")
+METHODS = ("three_factor", "plain_trial", "classp", "fast_slow", "ewc", "force", "force_reset",
+           "kappatune")
 SCHEDULES = ("blocks", "power_law", "exponential", "uniform", "scole")
 
 DEFAULT_CONFIG = {
@@ -99,7 +100,7 @@ DEFAULT_CONFIG = {
         "criterion": 0.5,
         "criterion_window": 10,
         "seeds": 5,
-        "methods": list(METHODS),
+        "methods": [m for m in METHODS if m != "kappatune"],   # kappatune: on request
         "iti_ms": [500.0, 1000.0],
         "workers": 2,                      # processes (one method x seed each)
     },
@@ -112,6 +113,8 @@ DEFAULT_CONFIG = {
         "ewc": {"eta0": 8.0, "pull": 0.5, "gamma": 1.0},
         "force": {"alpha": 10.0, "rls_every": 20, "online_outputs": [0]},
         "force_reset": {"alpha": 10.0, "rls_every": 20, "online_outputs": [0]},
+        "kappatune": {"eta0": 8.0, "kappa_fraction": 0.25, "module_size": 25, "group": "bank",
+                      "select": "switch"},
     },
 }
 
@@ -344,7 +347,10 @@ def memory_of(method: str, n_feat: int) -> float:
 
 # ------------------------------------------------------------------------------- one run
 def run_method(net, run_cfg, config: dict, method: str, seed: int) -> dict:
-    """Train ``method`` over the schedule on ``net``; returns R, curves and metrics."""
+    """Train ``method`` over the schedule on ``net``; returns R, curves and metrics.
+
+    A learner with ``wants_features()`` true (kappatune, at a block's first trial) gets
+    that trial's features and gate through ``observe_features`` before its update."""
     par = config["continual"]
     K = len(par["latency_ms"])
     dt = run_cfg.dt_ms
@@ -377,7 +383,12 @@ def run_method(net, run_cfg, config: dict, method: str, seed: int) -> dict:
         curve = np.empty(len(trials))
         for i, (k, (ch, cue, stim)) in enumerate(trials):
             sim.readout = learner.before_chunk(sim.readout, ch)
-            res = sim.run_one_chunk(ch)
+            if getattr(learner, "wants_features", lambda: False)():
+                # kappatune: selects its plastic modules from this trial's features
+                res, X = sim.run_one_chunk_features(ch)
+                learner.observe_features(X, np.asarray(ch.gate, float))
+            else:
+                res = sim.run_one_chunk(ch)
             tr = np.array(res.z0[cue:, 0], dtype=float)
             if stim >= 0:
                 tr[stim - cue:] = np.nan
@@ -415,7 +426,8 @@ def run_method(net, run_cfg, config: dict, method: str, seed: int) -> dict:
         "trials_to_criterion": float(np.mean(to_crit)) if to_crit else float("nan"),
         "censored": censored, "n_switches": len(to_crit),
         "fraction_updated": float(np.mean(fractions)),
-        "memory_per_synapse": memory_of(method, nf),
+        "memory_per_synapse": (learner.memory_per_synapse()
+                               if hasattr(learner, "memory_per_synapse") else memory_of(method, nf)),
         "wall_s": time.perf_counter() - t0,
     }
 
@@ -602,6 +614,12 @@ def run(config: dict | None, out: Path, figure: Path | None = None, report="tqdm
     methods = list(par["methods"])
     for m in sorted(set(methods) | set(config["learners"])):
         make_method(config, m)  # validate every method's settings before simulating
+    if "kappatune" in methods:
+        size = make_method(config, "kappatune").module_size
+        if size > net_cfg.n_neurons:
+            raise ConfigError(f"learners.kappatune.module_size = {size} exceeds network."
+                              f"n_neurons = {net_cfg.n_neurons}: must lie in "
+                              f"[1, {net_cfg.n_neurons}]")
     check_schedule(par)
     n_seeds = max(int(par["seeds"]), 10 if full else 0)
     seeds = [run_cfg.seed + s for s in range(n_seeds)]

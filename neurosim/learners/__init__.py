@@ -9,6 +9,7 @@ from .base import LEARNERS, Learner, make_learner, register
 from . import three_factor  # noqa: F401,E402
 from . import force  # noqa: F401,E402
 from . import continual  # noqa: F401,E402
+from . import kappatune  # noqa: F401,E402
 from . import oja  # noqa: F401,E402
 
 __all__ = ["LEARNERS", "Learner", "make_learner", "register"]
