@@ -16,8 +16,8 @@ of the spiking ids:
    presynaptic order as in the reference), reset and feature traces of the range.
 
 The readout, learning and recording then run serially. Learning is RLS (rule 3, built in:
-the single-pass :func:`~kernels.rls.rls_step_lazy`, its pending update flushed into P
-before the loop returns)
+in float64 the single-pass :func:`~kernels.rls.rls_step_lazy`, its pending update flushed
+into P before the loop returns; in float32 the two-pass ``rls_step``, see ``_rls_update``)
 or a local rule's per-synapse update (``kernels/plugins.py``): the three-factor ``"online"``
 and ``"accumulate"`` rules are plug-ins too, each compiled into its own renamed copy of the
 loop (:func:`_kernels_for`, disk-cached; ``_chunk_serial`` / ``_chunk_parallel`` serve the
@@ -36,7 +36,7 @@ import numpy as np
 from numba import njit, prange
 
 from . import equations, plugins
-from .rls import rls_flush, rls_step_lazy
+from .rls import rls_flush, rls_step, rls_step_lazy
 from .rng import fill_normals
 
 # the equations, inlined into the loops below (see kernels/equations.py)
@@ -273,7 +273,7 @@ def _readout(r, s, io, t):
             if r.counters[2] % r.rls_every == 0:
                 for k in range(n_out):
                     r.err[k] = (r.z[k] - io.target[t, k]) if r.online[k] > 0.0 else 0.0
-                rls_step_lazy(r.P, r.W, x, r.err, r.lam, r.rls_work)
+                _rls_update(r, x)
             r.counters[2] += 1
         elif r.rule >= 4:     # a plug-in local rule, per synapse (kernels/plugins.py)
             for k in range(n_out):
@@ -299,6 +299,19 @@ def _readout(r, s, io, t):
                 acc = acc + np.float64(r.enc[k, i]) * r.z[k]
             s.fb[i] = acc
     return -1
+
+
+def _rls_update(r, x):
+    """One RLS update of the readout (rule 3). float64 P: the single-pass
+    :func:`rls_step_lazy` (its rank-1 update of P pending in ``r.rls_work``); float32 P:
+    the two-pass :func:`rls_step` (``r.rls_work[0]`` its k), which measured faster there
+    (``benchmarks/b7_force_loop.py``, the FORCE loop at n_feat = 2000, medians of 7 runs:
+    two-pass / lazy time 1.24x in float64, 0.82x in float32; benchmarks/RESULTS.md). With
+    lam = 1 both give the same bits."""
+    if r.P.itemsize == 8:
+        rls_step_lazy(r.P, r.W, x, r.err, r.lam, r.rls_work)
+    else:
+        rls_step(r.P, r.W, x, r.err, r.lam, r.rls_work[0])
 
 
 def _settle_rls(r):
@@ -372,7 +385,7 @@ def _chunk(p, s, r, io, rec, noise, t0, n_steps, n_parts):
 for _name in ("_noisy_bias", "_set", "_add", "_add_scaled", "_integrate", "_threshold",
               "_decay", "_reset", "_traces", "_slow_traces", "_centre", "_first_at_least",
               "_add_sparse_rows", "_neurons", "_post", "_lane_dot", "_axpy", "_readout",
-              "_settle_rls"):
+              "_rls_update", "_settle_rls"):
     globals()[_name] = njit(cache=True)(globals()[_name])
 # Numba's disk cache files a function under its qualified name and line, not its jit
 # options: compiled from one function object, the parallel and the serial form would load
