@@ -31,12 +31,12 @@ def _two_pass(P, W, x, err, lam=1.0):
     return k
 
 
-def _sim(backend, forgetting, seed=3):
-    net = build_network(nicola_clopath(N), seed, "float64")
+def _sim(backend, forgetting, seed=3, dtype="float64"):
+    net = build_network(nicola_clopath(N), seed, dtype)
     enc = (2.0 * np.random.default_rng(1).random((1, N)) - 1.0) * 5000.0
     readout = Force(alpha=0.5, rls_every=2, forgetting=forgetting).init_state(
-        n_features(net), 1, N, "float64", DT, encoders=enc)
-    return Simulator(net, RunConfig(dt_ms=DT, dtype="float64", backend=backend, seed=seed),
+        n_features(net), 1, N, dtype, DT, encoders=enc)
+    return Simulator(net, RunConfig(dt_ms=DT, dtype=dtype, backend=backend, seed=seed),
                      readout=readout)
 
 
@@ -48,35 +48,45 @@ def _chunks():
             for lo in range(0, n, CHUNK)]
 
 
-def _restored(sim, backend, forgetting):
+def _restored(sim, backend, forgetting, dtype="float64"):
     """A fresh simulator holding ``sim``'s checkpoint (the in-memory form of a file's)."""
     arrays, meta = sim.checkpoint()
-    new = _sim(backend, forgetting)
+    new = _sim(backend, forgetting, dtype=dtype)
     new.restore(arrays, meta)
     return new
 
 
-def _kernel_vs_oracle(monkeypatch, forgetting):
+def _kernel_vs_oracle(monkeypatch, forgetting, dtype="float64"):
     """(P, W, z) of the compiled kernel (checkpointed and restored into a fresh simulator
     between chunks) and of the oracle, after every chunk."""
     monkeypatch.setattr(reference, "rls_step_reference", _two_pass)
-    kern, orac = _sim("numba", forgetting), _sim("numpy", forgetting)
+    kern, orac = _sim("numba", forgetting, dtype=dtype), _sim("numpy", forgetting, dtype=dtype)
     out = []
     for chunk in _chunks():
         zk = kern.run_one_chunk(chunk).z
         zo = orac.run_one_chunk(chunk).z
         out.append(((kern.readout.P.copy(), kern.readout.W.copy(), zk),
                     (orac.readout.P.copy(), orac.readout.W.copy(), zo)))
-        kern = _restored(kern, "numba", forgetting)
+        n, work = kern.readout.P.shape[0], kern.readout.rls_work
+        assert tuple(work[1, n:]) == (1.0, 0.0)   # nothing pending
+        if kern.readout.P.dtype == np.float64:    # the lazy step kept its last k in row 1
+            assert np.array_equal(work[1, :n], work[0, :n]) and work[0, :n].any()
+        else:                                     # the two-pass step uses row 0 only
+            assert not work[1, :n].any() and work[0, :n].any()
+        kern = _restored(kern, "numba", forgetting, dtype)
     assert kern.readout.counters[2] == orac.readout.counters[2] == 460   # gated steps
     assert np.abs(out[-1][1][1]).max() > 0.01     # RLS learned
     return out
 
 
-def test_kernel_lazy_rls_equals_two_pass_oracle_bitwise_across_checkpoints(monkeypatch):
+@pytest.mark.parametrize("dtype", ["float64", "float32"])
+def test_kernel_lazy_rls_equals_two_pass_oracle_bitwise_across_checkpoints(monkeypatch, dtype):
     """lam = 1: P after every chunk (checkpoint/restore in between), W and z are the oracle's
-    bits: the deferred update does the two-pass update's operations in the same order."""
-    for c, ((Pk, Wk, zk), (Po, Wo, zo)) in enumerate(_kernel_vs_oracle(monkeypatch, 1.0)):
+    bits: the deferred update (float64 P) does the two-pass update's operations in the same
+    order; float32 P runs the two-pass update itself (``kernels.cpu._rls_update``)."""
+    out = _kernel_vs_oracle(monkeypatch, 1.0, dtype)
+    assert out[-1][0][0].dtype == np.dtype(dtype)
+    for c, ((Pk, Wk, zk), (Po, Wo, zo)) in enumerate(out):
         assert np.array_equal(Pk, Po), f"P after chunk {c}"
         assert np.array_equal(Wk, Wo), f"W after chunk {c}"
         assert np.array_equal(zk, zo), f"z of chunk {c}"
