@@ -419,8 +419,12 @@ class CudaChunkRunner:
         self.evict()
         self._batch = DeviceBatch([p], [s], [r], self.threads, counter=self.transfers)
         self._p, self._keys = p, None
-        self._evict = (weakref.WeakMethod(on_evict) if hasattr(on_evict, "__self__")
-                       else (lambda f=on_evict: f)) if on_evict is not None else None
+        if on_evict is None:
+            self._evict = None
+        elif hasattr(on_evict, "__self__"):   # a bound method: do not keep its owner alive
+            self._evict = weakref.WeakMethod(on_evict)
+        else:
+            self._evict = lambda: on_evict
 
     def evict(self) -> None:
         """Let the current owner pull its data, then forget the device copies."""
