@@ -188,3 +188,18 @@ def test_switching_to_a_cpu_backend_continues_from_the_device():
     for f in State._fields:
         np.testing.assert_array_equal(getattr(sa.state, f), getattr(sb.state, f), err_msg=f)
     np.testing.assert_array_equal(sa.readout.W, sb.readout.W)
+
+
+def test_gpu_module_depends_on_the_kernels_and_the_config_only():
+    """No circle backends <-> gpu <-> simulator: ``neurosim/gpu.py`` imports (at any level)
+    nothing of the package but the kernels and the config."""
+    import ast
+    import neurosim.gpu as gpu
+    tree = ast.parse(open(gpu.__file__).read())
+    inner = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.ImportFrom) and node.level:
+            inner.add((node.module or "").split(".")[0])
+        elif isinstance(node, ast.ImportFrom) and (node.module or "").startswith("neurosim"):
+            inner.add(node.module.split(".")[1])
+    assert inner <= {"config", "kernels"}, inner
