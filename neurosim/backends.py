@@ -9,10 +9,15 @@ from .config import ConfigError
 
 @dataclass(frozen=True)
 class Backend:
-    """A named kernel implementation. ``run_chunk(params, state, readout, io, rec, rng, t0, n)``."""
+    """A named kernel implementation. ``run_chunk(params, state, readout, io, rec, rng, t0, n)``.
+
+    ``resident``: for a device backend, the runner that can keep state and readout on the
+    device between chunks (``gpu.CudaChunkRunner``); the simulator then uses its resident
+    API instead of ``run_chunk``. None for the CPU backends."""
     name: str
     run_chunk: Callable
     description: str
+    resident: object = None
 
 
 def _numpy():
@@ -44,8 +49,9 @@ def _cuda(threads=None):
                           "'gpu' extra (pip install neurosim[gpu]) or use backend 'numba'")
     from .gpu import CudaChunkRunner
     where = "CUDA simulator" if cuda_simulated() else "GPU"
-    return Backend("cuda", CudaChunkRunner(threads=threads).run_chunk,
-                   f"numba-cuda chunk kernel ({where}), one block per network")
+    runner = CudaChunkRunner(threads=threads)
+    return Backend("cuda", runner.run_chunk,
+                   f"numba-cuda chunk kernel ({where}), one block per network", resident=runner)
 
 
 _REGISTRY = {"numpy": _numpy, "numba": _numba, "cuda": _cuda}

@@ -7,7 +7,7 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
-from .gpu import DeviceBatch, device_keys, rls_due_steps, to_device, to_host
+from .gpu import DeviceBatch
 from .kernels.rng import key_words
 from .monitors import Recorder
 from .network import build_network, seed_streams
@@ -30,6 +30,7 @@ class Replicates:
     wall_s: float
     backend: str
     setup_s: float = 0.0
+    transfers: object = None   # cuda: the batch's ``gpu.TransferCounter``
 
     @property
     def spikes(self):
@@ -81,8 +82,8 @@ def run_replicates(net_cfg, run_cfg, seeds, backend="cuda", duration_ms=None, st
                           time.perf_counter() - t_start, backend)
     params = [build_params(net, run_cfg.dt_ms) for net in nets]
     states = [new_state(net) for net in nets]
-    keys = device_keys([key_words(seed_streams(sd)["noise"]) for sd in seeds])
     batch = DeviceBatch(params, states, readouts, threads)
+    keys = batch.upload_keys([key_words(seed_streams(sd)["noise"]) for sd in seeds])
     setup_s = time.perf_counter() - t_start
     t_start = time.perf_counter()                     # wall_s: the simulation loop only
     n, n_ch, n_out = nets[0].n_neurons, params[0].proj.shape[0], readouts[0].W.shape[0]
@@ -90,45 +91,26 @@ def run_replicates(net_cfg, run_cfg, seeds, backend="cuda", duration_ms=None, st
     recorders = [Recorder(n, run_cfg.dt_ms) for _ in seeds]
     for rc in recorders:
         rc.trace_ids = trace_ids
-    cap, step0, r0 = 4 * n, 0, readouts[0]
+    cap, step0 = 4 * n, 0
     for chunk in stream:
         n_steps = int(chunk.n_steps)
-        drive, target, gate, tag = chunk_arrays(chunk, n_ch, n_out, dtype)
-        io = {"drive": to_device(drive), "target": to_device(target), "gate": to_device(gate),
-              "tag": to_device(tag), "n_ch": n_ch}
-        rec = batch.new_recording(n_steps, cap, trace_ids, run_cfg.record_spikes, dtype)
-        due = np.zeros(0, np.int64)
-        if r0.rule == 3 and n_out:
-            count = int(to_host(batch.r["counters"])[0, 2])
-            due = rls_due_steps(gate, count, max(1, r0.rls_every), 0)
-        batch.set_tpos(0)
-        while True:
-            tpos = batch.advance(io, rec, keys, step0, n_steps, due)
-            fault = to_host(rec["fault"])
-            if np.any(fault[:, 0] >= 0):
-                batch.download_readout(readouts)
-                raise _replicate_divergence(fault, seeds, step0, run_cfg.dt_ms, readouts,
-                                            net_cfg)
-            if run_cfg.record_spikes:
-                ks, st, ids = (to_host(rec[f]) for f in ("n_spk", "spk_step", "spk_id"))
-                for b, rc in enumerate(recorders):
-                    rc.add_spikes(step0 + st[b, :ks[b]].astype(np.int64), ids[b, :ks[b]])
-                rec["n_spk"] = to_device(np.zeros(len(seeds), np.int64))
-            if np.all(tpos >= n_steps):
-                break
-            cap *= 2
-            rec["spk_step"] = to_device(np.zeros((len(seeds), cap), np.int32))
-            rec["spk_id"] = to_device(np.zeros((len(seeds), cap), np.int32))
-            rec["cap"] = cap
-        rate, traces, rz, rz0 = (to_host(rec[f]) for f in ("rate", "traces", "rz", "rz0"))
+        io = batch.upload_io(*chunk_arrays(chunk, n_ch, n_out, dtype), n_ch)
+        out = batch.run_chunk(io, keys, step0, n_steps, cap, trace_ids, run_cfg.record_spikes,
+                              dtype)
+        if np.any(out.fault[:, 0] >= 0):
+            batch.download_readout(readouts)
+            raise _replicate_divergence(out.fault, seeds, step0, run_cfg.dt_ms, readouts,
+                                        net_cfg)
+        cap = out.cap
         for b, rc in enumerate(recorders):
-            rc.add_chunk(step0, rate[b], rz[b][:, :n_out], rz0[b][:, :n_out],
-                         traces[b][:, :trace_ids.size])
+            for steps, ids in out.spikes[b]:
+                rc.add_spikes(step0 + steps.astype(np.int64), ids)
+            rc.add_chunk(step0, out.rate[b], out.z[b], out.z0[b], out.traces[b])
         step0 += n_steps
     batch.download_state(states)
     batch.download_readout(readouts)
     return Replicates(seeds, recorders, states, readouts, time.perf_counter() - t_start, "cuda",
-                      setup_s)
+                      setup_s, batch.transfers)
 
 
 def _replicate_divergence(fault, seeds, step0, dt_ms, readouts, net_cfg) -> DivergenceError:

@@ -185,6 +185,14 @@ class Simulator:
         dt, backend, seed (noise stream), recording options.
     readout : Readout, optional
         Readout record (see :func:`new_readout`); a learner may replace its scalars per chunk.
+
+    Residency (``cuda`` backend): state and readout stay on the device between chunks. The
+    :attr:`state` and :attr:`readout` accessors bring the host copy up to date (in place) on
+    the first access after a device chunk and mark it possibly edited, so it is pushed back
+    before the next chunk; :meth:`pull` brings both back for reading only. A reference to a
+    host array kept *across* a chunk (``W = sim.readout.W``) sees the device's values only
+    after the next access through the accessors, and an edit through it after a chunk is
+    honoured only if the record is accessed (or :meth:`mark_modified`) before the next one.
     """
 
     def __init__(self, network: Network, run: RunConfig, readout: Readout | None = None):
@@ -195,12 +203,15 @@ class Simulator:
                 f"{network.a.dtype.name}: build it with build_network(..., dtype=run.dtype)")
         self.backend = get_backend(run.backend)
         self.params = build_params(network, run.dt_ms)
-        self.state = new_state(network)
+        # residency: the runner whose device copies are newer than the host's ("stale"), and
+        # the host records possibly edited since they were last pushed ("dirty")
+        self._holder, self._stale, self._dirty = None, set(), {"state", "readout"}
+        self._state = new_state(network)
         nf = n_features(network)
-        self.readout = readout if readout is not None else new_readout(
+        self._readout = readout if readout is not None else new_readout(
             0, nf, network.n_neurons, network.a.dtype)
-        if self.readout.W.shape[1] != nf:
-            raise ConfigError(f"readout has {self.readout.W.shape[1]} inputs; the network "
+        if self._readout.W.shape[1] != nf:
+            raise ConfigError(f"readout has {self._readout.W.shape[1]} inputs; the network "
                               f"provides {nf} features")
         self.noise_key = key_words(seed_streams(run.seed)["noise"])
         self.step = 0
@@ -212,6 +223,84 @@ class Simulator:
                               f"[0, {network.n_neurons - 1}]")
         self._spike_capacity = 4 * network.n_neurons
         self.readout_names = None   # names of the readout outputs, for error messages
+
+    # ------------------------------------------------------------------ residency
+    @property
+    def state(self) -> State:
+        """The neuron/synapse/feature state (host record; pulled from the device if stale,
+        then treated as edited: pushed before the next chunk)."""
+        self._pull("state")
+        self._dirty.add("state")
+        return self._state
+
+    @state.setter
+    def state(self, value: State) -> None:
+        self._pull("state")      # arrays shared with the old record are current
+        self._state = value
+        self._dirty.add("state")
+
+    @property
+    def readout(self) -> Readout:
+        """The readout record (host; pulled from the device if stale, then treated as
+        edited: pushed before the next chunk)."""
+        self._pull("readout")
+        self._dirty.add("readout")
+        return self._readout
+
+    @readout.setter
+    def readout(self, value: Readout) -> None:
+        self._pull("readout")    # e.g. ``r._replace(...)`` of a record held across chunks
+        self._readout = value
+        self._dirty.add("readout")
+
+    def _pull(self, name: str) -> None:
+        if name in self._stale:
+            runner = self._holder
+            if name == "state":
+                runner.pull_state(self._state)
+            else:
+                runner.pull_readout(self._readout)
+            self._stale.discard(name)
+
+    def pull(self) -> None:
+        """Bring the host copies of state and readout up to date (device -> host, only
+        where the device's are newer), for reading: they are not marked edited."""
+        self._pull("state")
+        self._pull("readout")
+
+    def mark_modified(self, *names: str) -> None:
+        """Declare host records (``"state"``, ``"readout"``; both by default) edited through
+        references kept from earlier: they are pushed before the next chunk. Pulls them
+        first, so that no device value is lost."""
+        for name in names or ("state", "readout"):
+            self._pull(name)
+            self._dirty.add(name)
+
+    def _evicted(self) -> None:
+        """The runner is about to drop our device copies: bring them home first."""
+        self.pull()
+        self._holder, self._dirty = None, {"state", "readout"}
+
+    def _to_device(self, runner) -> None:
+        """Make ``runner``'s device copies current before a chunk (push what is dirty)."""
+        if self._holder is not None and self._holder is not runner:
+            self.pull()                        # the backend changed: the old device's data
+            self._holder, self._dirty = None, {"state", "readout"}
+        if not runner.holds(self.params):
+            runner.attach(self.params, self._state, self._readout, on_evict=self._evicted)
+        else:
+            if "state" in self._dirty:
+                runner.push_state(self._state)
+            if "readout" in self._dirty:
+                runner.push_readout(self._readout)
+        self._holder, self._dirty = runner, set()
+        self._stale = {"state", "readout"}     # from the launch on, the device's are newer
+
+    def _to_host(self) -> None:
+        """Before a chunk on a CPU backend: the host records must be current."""
+        if self._holder is not None:
+            self.pull()
+            self._holder, self._dirty = None, {"state", "readout"}
 
     def warm_up(self) -> float:
         """Compile (or load from cache) the backend's kernel with a zero-step call.
@@ -235,10 +324,27 @@ class Simulator:
         interrupts.check(self.step)
         net, dtype = self.network, self.network.a.dtype
         n_steps = int(chunk.n_steps)
-        n_out = self.readout.W.shape[0]
+        n_out = self._readout.W.shape[0]
         drive, target, gate, tag = chunk_arrays(chunk, net.input_projection.shape[0], n_out, dtype)
         io = ChunkIO(drive=drive, target=target, gate=gate, tag=tag)
         record_spikes = bool(self.run_config.record_spikes and recorder is not None)
+        runner = getattr(self.backend, "resident", None)
+        if runner is not None:
+            rec = self._device_chunk(runner, io, n_steps, record_spikes, recorder)
+        else:
+            rec = self._host_chunk(io, n_steps, n_out, record_spikes, recorder)
+        self._check_finite(n_steps, rec.z)   # before the chunk is recorded: no NaN rows
+        if recorder is not None:
+            recorder.add_chunk(self.step, rec.rate, rec.z, rec.z0, rec.traces)
+        result = ChunkResult(self.step, n_steps, rec.z, rec.z0, rec.rate)
+        self.step += n_steps
+        self.chunk_index += 1
+        return result
+
+    def _host_chunk(self, io, n_steps, n_out, record_spikes, recorder) -> Recording:
+        """One chunk on a CPU backend (the host records updated in place)."""
+        self._to_host()
+        dtype = self.network.a.dtype
         cap = self._spike_capacity if record_spikes else 0
         rec = Recording(record_spikes=record_spikes, spk_step=np.zeros(cap, np.int32),
                         spk_id=np.zeros(cap, np.int32), n_spk=np.zeros(1, np.int64),
@@ -248,7 +354,7 @@ class Simulator:
                         fault=np.full(3, -1, np.int64))
         t = -1
         while t < n_steps:  # at least one call, so a zero-step chunk loads the kernel
-            t = self.backend.run_chunk(self.params, self.state, self.readout, io, rec,
+            t = self.backend.run_chunk(self.params, self._state, self._readout, io, rec,
                                        Noise(*self.noise_key, self.step), max(t, 0), n_steps)
             if record_spikes:   # (the spikes of steps before t: a fault's step has none)
                 k = rec.n_spk[0]
@@ -262,13 +368,26 @@ class Simulator:
                     cap = self._spike_capacity
                     rec = rec._replace(spk_step=np.zeros(cap, np.int32),
                                        spk_id=np.zeros(cap, np.int32))
-        self._check_finite(n_steps, rec.z)   # before the chunk is recorded: no NaN rows
-        if recorder is not None:
-            recorder.add_chunk(self.step, rec.rate, rec.z, rec.z0, rec.traces)
-        result = ChunkResult(self.step, n_steps, rec.z, rec.z0, rec.rate)
-        self.step += n_steps
-        self.chunk_index += 1
-        return result
+        return rec
+
+    def _device_chunk(self, runner, io, n_steps, record_spikes, recorder) -> Recording:
+        """One chunk on the device copies (``gpu.DeviceBatch.run_chunk``: spike buffers
+        drained and doubled there); only the recordings come back."""
+        self._to_device(runner)
+        cap = self._spike_capacity if record_spikes else 0
+        out = runner.run_resident(io, Noise(*self.noise_key, self.step), n_steps, cap,
+                                  self.trace_ids, record_spikes)
+        if record_spikes:
+            for steps, ids in out.spikes[0]:
+                recorder.add_spikes(self.step + steps.astype(np.int64), ids)
+            self._spike_capacity = out.cap
+        rec = Recording(record_spikes=record_spikes, spk_step=np.zeros(0, np.int32),
+                        spk_id=np.zeros(0, np.int32), n_spk=np.zeros(1, np.int64),
+                        rate=out.rate[0], trace_ids=self.trace_ids, traces=out.traces[0],
+                        z=out.z[0], z0=out.z0[0], fault=out.fault[0])
+        if rec.fault[0] >= 0:
+            self._stop_diverged(rec, recorder)
+        return rec
 
     def run_one_chunk_features(self, chunk, recorder: Recorder | None = None
                                ) -> tuple[ChunkResult, np.ndarray]:
@@ -359,8 +478,13 @@ class Simulator:
         A backstop: the kernels stop at the step where v or a readout output becomes
         non-finite (:meth:`_stop_diverged`); only u, the synaptic current or W becoming
         non-finite on the chunk's very last step (v and the outputs would follow a step
-        later) is left for this check."""
-        s, r = self.state, self.readout
+        later) is left for this check. On the device the check is a reduction there (4
+        bytes back); the records come back only when it finds something."""
+        if self._holder is not None and "state" in self._stale:
+            if not self._holder.nonfinite().any():
+                return
+            self.pull()
+        s, r = self._state, self._readout
         lo, hi = self.step, self.step + n_steps
         for name, arr, cause in (
                 ("membrane potential v", s.v, _NEURON_CAUSE), ("recovery u", s.u, _NEURON_CAUSE),
@@ -397,9 +521,10 @@ class Simulator:
             that ``restore`` compares with the rebuilt network's. The noise needs no state:
             its draws are keyed by the seed and the step.
         """
-        arrays = {f"state.{k}": np.array(v) for k, v in self.state._asdict().items()}
+        self.pull()   # device -> host (read only: nothing to push afterwards)
+        arrays = {f"state.{k}": np.array(v) for k, v in self._state._asdict().items()}
         scalars = {}
-        for k, v in self.readout._asdict().items():
+        for k, v in self._readout._asdict().items():
             if isinstance(v, np.ndarray):
                 arrays[f"readout.{k}"] = np.array(v)
             else:
@@ -425,7 +550,8 @@ class Simulator:
         if meta.get("network_crc", crc) != crc:
             raise ConfigError("checkpoint was taken on a network with different parameters "
                               "(config, seed or library version changed): cannot resume")
-        for prefix, record in (("state", self.state), ("readout", self.readout)):
+        self.mark_modified()   # pulled (arrays not in the checkpoint stay current), pushed next
+        for prefix, record in (("state", self._state), ("readout", self._readout)):
             for k, v in record._asdict().items():
                 if not isinstance(v, np.ndarray):
                     continue
@@ -438,10 +564,10 @@ class Simulator:
                 np.copyto(v, saved)
         scalars = dict(meta["readout_scalars"])
         legacy = _legacy_local_rule(scalars)
-        self.readout = self.readout._replace(**{
-            k: type(getattr(self.readout, k))(scalars[k]) for k in scalars})
+        self.readout = self._readout._replace(**{
+            k: type(getattr(self._readout, k))(scalars[k]) for k in scalars})
         if legacy is not None:     # the rate and step were scalars; the rules read hyper
-            self.readout.hyper[:2] = legacy
+            self._readout.hyper[:2] = legacy
         self.step, self.chunk_index = int(meta["step"]), int(meta["chunk_index"])
         self._spike_capacity = int(meta["spike_capacity"])
 
@@ -476,6 +602,7 @@ class Simulator:
         finally:
             reporter.close()
             recorder.flush()
+            self.pull()   # run end: the host records are current (device copies stay valid)
         self.wall_time_s = time.perf_counter() - t_start
         return recorder
 
