@@ -169,7 +169,7 @@ class Resumed:
         """
         if not self.has_checkpoint:
             return
-        sim.restore(legacy_arrays(self.arrays, sim.readout), self.meta)
+        sim.restore(self.arrays, self.meta)
         if recorder is not None:
             recorder.restore(self.arrays, self.meta)
         for name, target in (arrays or {}).items():
@@ -286,21 +286,6 @@ def resume_or_start(run_writer, sim, recorder, every_chunks: int,
         run_writer.truncate_to(resumed.step, resumed.n_trials)
         resumed.restore(sim, recorder, arrays)
     return resumed.checkpointer(recorder, every_chunks, arrays), resumed
-
-
-def legacy_arrays(arrays: dict, readout) -> dict:
-    """A checkpoint's arrays brought up to the current readout record (a new dict; the
-    arrays themselves are shared): a checkpoint taken before the RLS work array
-    ``readout.rls_work`` holds the two-pass kernel's 1-D ``readout.kbuf`` instead, which
-    carried nothing from one chunk to the next, so it becomes fresh work (nothing pending,
-    :func:`neurosim.kernels.rls.rls_lazy_work`) of the restoring ``readout``."""
-    if "readout.kbuf" not in arrays or "readout.rls_work" in arrays:
-        return arrays
-    from .kernels.rls import rls_lazy_work
-    out = {k: v for k, v in arrays.items() if k != "readout.kbuf"}
-    work = readout.rls_work
-    out["readout.rls_work"] = rls_lazy_work(work.shape[1] - 2, work.dtype)
-    return out
 
 
 class _Skipped:

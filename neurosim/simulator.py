@@ -546,6 +546,7 @@ class Simulator:
         readout size is refused); keys other than ``state.*`` / ``readout.*`` are ignored.
         Raises ConfigError when the rebuilt network's parameters differ from the saved ones.
         """
+        from .kernels.rls import rls_lazy_work
         crc = self._network_crc()
         if meta.get("network_crc", crc) != crc:
             raise ConfigError("checkpoint was taken on a network with different parameters "
@@ -557,6 +558,12 @@ class Simulator:
                     continue
                 if f"{prefix}.{k}" not in arrays and k == "hyper":
                     continue     # saved before plug-in rules: no rule read it
+                if f"{prefix}.{k}" not in arrays and k == "rls_work" \
+                        and "readout.kbuf" in arrays:
+                    # saved before the lazy RLS: the two-pass kernel's 1-D buffer carried
+                    # nothing between chunks, so the work starts fresh (nothing pending)
+                    np.copyto(v, rls_lazy_work(v.shape[1] - 2, v.dtype))
+                    continue
                 saved = np.asarray(arrays[f"{prefix}.{k}"])
                 if saved.shape != v.shape or saved.dtype != v.dtype:
                     raise ConfigError(f"checkpoint {prefix}.{k} is {saved.dtype}{saved.shape}; "
