@@ -73,3 +73,6 @@ def deferred_signals():
         for s, h in previous.items():
             signal.signal(s, h)
         _active[0] = False
+        # the block's owner has seen them (Interrupted, or requested() at its end): a run
+        # started later in this process must not stop at its first chunk boundary
+        _pending.clear()

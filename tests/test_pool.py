@@ -36,3 +36,17 @@ def test_a_signal_drops_pending_jobs_and_keeps_running_ones(signum):
     # rest never start
     assert 2 <= len(done) <= 10, done
     assert all(r == k * k for k, r in done)
+
+
+def test_a_handled_signal_does_not_stop_the_next_run():
+    """A signal handled inside one deferred block (the job stopped) is not pending for a
+    later run in the same process (e.g. the next cell of a notebook)."""
+    timer = threading.Timer(0.2, os.kill, (os.getpid(), signal.SIGINT))
+    with interrupts.deferred_signals():
+        timer.start()
+        with pytest.raises(interrupts.Interrupted):
+            run_jobs(_slow_square, list(range(6)), workers=1)
+        timer.join()
+    assert interrupts.requested() is None
+    interrupts.check()                 # raises if the old signal were still pending
+    assert run_jobs(_slow_square, [2], workers=1) == [4]
