@@ -129,19 +129,27 @@ def _first_at_least(indices, left, right, value):
 
 
 def _add_sparse_rows(target, scale, delta, spikes, count, indptr, indices, w_data, lo, hi):
-    """Rows of the spiking neurons, restricted to postsynaptic ids in [lo, hi), into
-    ``target`` (the range's slice), row by row in increasing presynaptic id."""
+    """Rows of the spiking neurons, restricted to postsynaptic ids in [lo, hi), into the
+    whole-network array ``target``, row by row in increasing presynaptic id. The range's part
+    of a row is found by binary search, so the inner loop is a plain counted scatter; ids go
+    in unsigned (numba then skips its negative-index wraparound on every access)."""
+    n = target.shape[0]
     for q in range(count):
         j = spikes[q]
+        start = indptr[j]
         end = indptr[j + 1]
-        idx = indptr[j] if lo == 0 else _first_at_least(indices, indptr[j], end, lo)
-        while idx < end and indices[idx] < hi:
-            post = indices[idx] - lo
-            if delta:
-                target[post] = target[post] + w_data[idx]
-            else:
-                target[post] = target[post] + scale * np.float64(w_data[idx])
-            idx += 1
+        if lo > 0:
+            start = _first_at_least(indices, start, end, lo)
+        if hi < n:
+            end = _first_at_least(indices, start, end, hi)
+        if delta:
+            for k in range(start, end):
+                post = np.uint64(indices[k])
+                target[post] = target[post] + w_data[k]
+        else:
+            for k in range(start, end):
+                post = np.uint64(indices[k])
+                target[post] = target[post] + scale * np.float64(w_data[k])
 
 
 # ---- the two phases of a step, for neurons [lo, hi)
@@ -172,15 +180,16 @@ def _post(p, s, spikes, count, lo, hi, flag, with_features):
     kind = p.syn_kind
     if kind != 0:
         _decay(kind, s.isyn[lo:hi], s.hsyn[lo:hi], p.syn_decay, p.syn_rise_decay, p.dt)
-    target = s.v[lo:hi] if kind == 0 else (s.isyn[lo:hi] if kind == 1 else s.hsyn[lo:hi])
+    whole = s.v if kind == 0 else (s.isyn if kind == 1 else s.hsyn)
     if p.dense:
+        target = whole[lo:hi]
         for q in range(count):
             if kind == 0:     # delta: the reference adds w itself, unscaled
                 _add(target, p.w_dense[spikes[q], lo:hi])
             else:
                 _add_scaled(target, p.syn_scale, p.w_dense[spikes[q], lo:hi])
     else:
-        _add_sparse_rows(target, p.syn_scale, kind == 0, spikes, count, p.indptr, p.indices,
+        _add_sparse_rows(whole, p.syn_scale, kind == 0, spikes, count, p.indptr, p.indices,
                          p.w_data, lo, hi)
     f = flag[lo:hi]
     _reset(s.v[lo:hi], s.u[lo:hi], p.c[lo:hi], p.d[lo:hi], f)
