@@ -22,6 +22,7 @@ from .kernels.rng import key_words
 from .monitors import Recorder
 from .network import Network, seed_streams
 from .progress import make_reporter
+from .residency import HostDeviceRecords
 from .streams import DurationStream, chunk_arrays
 
 f64 = np.float64
@@ -175,7 +176,7 @@ class ChunkResult:
     rate: np.ndarray
 
 
-class Simulator:
+class Simulator(HostDeviceRecords):
     """Run a built network chunk by chunk on a backend, with an optional plastic readout.
 
     Parameters
@@ -186,13 +187,10 @@ class Simulator:
     readout : Readout, optional
         Readout record (see :func:`new_readout`); a learner may replace its scalars per chunk.
 
-    Residency (``cuda`` backend): state and readout stay on the device between chunks. The
-    :attr:`state` and :attr:`readout` accessors bring the host copy up to date (in place) on
-    the first access after a device chunk and mark it possibly edited, so it is pushed back
-    before the next chunk; :meth:`pull` brings both back for reading only. A reference to a
-    host array kept *across* a chunk (``W = sim.readout.W``) sees the device's values only
-    after the next access through the accessors, and an edit through it after a chunk is
-    honoured only if the record is accessed (or :meth:`mark_modified`) before the next one.
+    Residency (``cuda`` backend): state and readout stay on the device between chunks; the
+    :attr:`state` and :attr:`readout` accessors, :meth:`pull` and :meth:`mark_modified` come
+    from :class:`~neurosim.residency.HostDeviceRecords` (read its rules before keeping a
+    reference to a host array across chunks).
     """
 
     def __init__(self, network: Network, run: RunConfig, readout: Readout | None = None):
@@ -203,9 +201,7 @@ class Simulator:
                 f"{network.a.dtype.name}: build it with build_network(..., dtype=run.dtype)")
         self.backend = get_backend(run.backend)
         self.params = build_params(network, run.dt_ms)
-        # residency: the runner whose device copies are newer than the host's ("stale"), and
-        # the host records possibly edited since they were last pushed ("dirty")
-        self._holder, self._stale, self._dirty = None, set(), {"state", "readout"}
+        self._init_residency()
         self._state = new_state(network)
         nf = n_features(network)
         self._readout = readout if readout is not None else new_readout(
@@ -223,84 +219,6 @@ class Simulator:
                               f"[0, {network.n_neurons - 1}]")
         self._spike_capacity = 4 * network.n_neurons
         self.readout_names = None   # names of the readout outputs, for error messages
-
-    # ------------------------------------------------------------------ residency
-    @property
-    def state(self) -> State:
-        """The neuron/synapse/feature state (host record; pulled from the device if stale,
-        then treated as edited: pushed before the next chunk)."""
-        self._pull("state")
-        self._dirty.add("state")
-        return self._state
-
-    @state.setter
-    def state(self, value: State) -> None:
-        self._pull("state")      # arrays shared with the old record are current
-        self._state = value
-        self._dirty.add("state")
-
-    @property
-    def readout(self) -> Readout:
-        """The readout record (host; pulled from the device if stale, then treated as
-        edited: pushed before the next chunk)."""
-        self._pull("readout")
-        self._dirty.add("readout")
-        return self._readout
-
-    @readout.setter
-    def readout(self, value: Readout) -> None:
-        self._pull("readout")    # e.g. ``r._replace(...)`` of a record held across chunks
-        self._readout = value
-        self._dirty.add("readout")
-
-    def _pull(self, name: str) -> None:
-        if name in self._stale:
-            runner = self._holder
-            if name == "state":
-                runner.pull_state(self._state)
-            else:
-                runner.pull_readout(self._readout)
-            self._stale.discard(name)
-
-    def pull(self) -> None:
-        """Bring the host copies of state and readout up to date (device -> host, only
-        where the device's are newer), for reading: they are not marked edited."""
-        self._pull("state")
-        self._pull("readout")
-
-    def mark_modified(self, *names: str) -> None:
-        """Declare host records (``"state"``, ``"readout"``; both by default) edited through
-        references kept from earlier: they are pushed before the next chunk. Pulls them
-        first, so that no device value is lost."""
-        for name in names or ("state", "readout"):
-            self._pull(name)
-            self._dirty.add(name)
-
-    def _evicted(self) -> None:
-        """The runner is about to drop our device copies: bring them home first."""
-        self.pull()
-        self._holder, self._dirty = None, {"state", "readout"}
-
-    def _to_device(self, runner) -> None:
-        """Make ``runner``'s device copies current before a chunk (push what is dirty)."""
-        if self._holder is not None and self._holder is not runner:
-            self.pull()                        # the backend changed: the old device's data
-            self._holder, self._dirty = None, {"state", "readout"}
-        if not runner.holds(self.params):
-            runner.attach(self.params, self._state, self._readout, on_evict=self._evicted)
-        else:
-            if "state" in self._dirty:
-                runner.push_state(self._state)
-            if "readout" in self._dirty:
-                runner.push_readout(self._readout)
-        self._holder, self._dirty = runner, set()
-        self._stale = {"state", "readout"}     # from the launch on, the device's are newer
-
-    def _to_host(self) -> None:
-        """Before a chunk on a CPU backend: the host records must be current."""
-        if self._holder is not None:
-            self.pull()
-            self._holder, self._dirty = None, {"state", "readout"}
 
     def warm_up(self) -> float:
         """Compile (or load from cache) the backend's kernel with a zero-step call.
