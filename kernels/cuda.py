@@ -23,9 +23,11 @@ between the phases of one step, in the order of ``kernels/reference.py``:
 5. readout: ``z = W x`` (block tree reduction), eligibility, then a local rule's update per
    synapse (rule >= 4, e.g. the three-factor ``"online"`` and ``"accumulate"``: the kernel
    of :func:`kernel_for`, compiled with the rule's function, ``kernels/plugins.py``);
-   for RLS (rule 3, built in) the kernel writes the a-priori error and the
-   host stops the launch after the due step and applies the update with CuPy (cuBLAS);
-   tag sums; feedback ``fb = enc^T z``.
+   for RLS (rule 3, built in) the kernel writes the a-priori error at each due step and
+   then either applies the update itself (``rls_fused``: the block's threads compute
+   ``k = P x`` a column each, ``c`` by a block sum, then the rank-1 update of P and W; no
+   launch ends) or the host stops the launch after the due step and applies it with CuPy
+   (cuBLAS, :func:`rls_update`); tag sums; feedback ``fb = enc^T z``.
 
 A block stops early (``tpos[b]`` < ``t_end``) when its spike buffer could not hold another
 step's worth of spikes (the same protocol as the CPU kernels), or when its network diverged
@@ -63,8 +65,9 @@ PARAM_SCALARS = ("dt", "C", "k", "vr", "vt", "v_peak", "syn_decay", "syn_rise_de
                  "syn_scale", "f_decay", "f_rise_decay", "f_inc", "s_decay", "s_scale", "c_rate",
                  "form", "scheme", "has_noise", "dense", "syn_kind", "feat_kind", "has_slow",
                  "center", "bias_feature")
-READOUT_SCALARS = ("e_decay", "rule", "rls_every")
-LAUNCH_SCALARS = ("record", "n_ch", "n_out", "n_feat", "n_enc", "n_tr", "has_fb", "cap")
+READOUT_SCALARS = ("e_decay", "rule", "rls_every", "lam")
+LAUNCH_SCALARS = ("record", "n_ch", "n_out", "n_feat", "n_enc", "n_tr", "has_fb", "cap",
+                  "rls_fused")
 Scalars = namedtuple("Scalars", PARAM_SCALARS + READOUT_SCALARS + LAUNCH_SCALARS)
 
 
@@ -118,7 +121,7 @@ def _block_scan(sh, val, tid, nt):
 def chunk_kernel(a, b, c, d, bias, sigma, proj, w_dense, indptr, indices, w_data,
                  v, u, isyn, hsyn, fb, ffast, frise, fslow, fmean, x,
                  W, W0, U, elig, err, z, z0, tag_sum, enc, online, counters, fsums, hyper,
-                 drive, target, gate, tag,
+                 P, kvec, drive, target, gate, tag,
                  spk_step, spk_id, n_spk, rate, trace_ids, traces, rz, rz0,
                  flag, splist, step0, keys, tpos, t_end, fault, sc):
     """Advance replicate ``blockIdx.x`` from ``tpos[b]`` to ``t_end`` (see module docstring).
@@ -127,7 +130,9 @@ def chunk_kernel(a, b, c, d, bias, sigma, proj, w_dense, indptr, indices, w_data
     ``w_dense`` (B, N, N); ``indptr`` (B, N+1) into the concatenated ``indices``/``w_data``;
     features (B, F); ``W``/``W0``/``U`` (B, n_out, F); ``enc`` (B, n_enc, N); recording
     ``spk_*`` (B, cap), ``rate`` (B, n_steps), ``traces`` (B, n_steps, n_tr), ``rz``/``rz0``
-    (B, n_steps, n_out); inputs ``drive``/``target``/``gate``/``tag`` are shared (n_steps, .).
+    (B, n_steps, n_out); ``P`` (B, F, F) RLS's inverse correlation matrix and ``kvec`` (B, F)
+    float64 its gain work vector (used with ``sc.rls_fused``); inputs
+    ``drive``/``target``/``gate``/``tag`` are shared (n_steps, .).
     Sizes that may be zero come from ``sc`` (arrays are padded to at least one element);
     ``sc`` is the :func:`scalars` record. ``fault`` (B, 3) int64, -1 until the replicate
     diverges.
@@ -329,11 +334,19 @@ def chunk_kernel(a, b, c, d, bias, sigma, proj, w_dense, indptr, indices, w_data
                                                       hyper[rb])
                                 W[rb, k, j] = w
                                 U[rb, k, j] = uu
-                elif rule == 3 and tid == 0:
-                    if counters[rb, 2] % rls_every == 0:
-                        for k in range(n_out):
-                            err[rb, k] = (z[rb, k] - target[t, k]) if online[rb, k] > 0.0 else 0.0
-                    counters[rb, 2] += 1
+                elif rule == 3:
+                    due = counters[rb, 2] % rls_every == 0
+                    cuda.syncthreads()          # every thread has read the count
+                    if tid == 0:
+                        if due:
+                            for k in range(n_out):
+                                err[rb, k] = ((z[rb, k] - target[t, k]) if online[rb, k] > 0.0
+                                              else 0.0)
+                        counters[rb, 2] += 1
+                    if due and sc.rls_fused != 0:
+                        cuda.syncthreads()      # err written
+                        _rls_block(P, W, kvec, x, err, rb, n_out, n_feat, sc.lam, sh_f, tid,
+                                   nt)
             if tag[t] != 0:
                 for j in range(tid, n_feat, nt):
                     tag_sum[rb, j] = tag_sum[rb, j] + np.float64(x[rb, j])
@@ -354,6 +367,35 @@ def chunk_kernel(a, b, c, d, bias, sigma, proj, w_dense, indptr, indices, w_data
         t += 1
     if tid == 0:
         tpos[rb] = t
+
+
+@cuda.jit(device=True)
+def _rls_block(P, W, kvec, x, err, rb, n_out, nf, lam, sh, tid, nt):
+    """One RLS update of replicate ``rb`` by its block (``kernels.rls.rls_step_reference``):
+    ``k = P x`` (thread ``i mod nt`` computes k_i from column i of the symmetric P, so a warp
+    reads consecutive addresses), ``c = 1 / (lam + x.k)`` (block sum), ``P -= c k k^T``
+    (then ``/ lam``), ``W -= c err k^T``; float64 arithmetic, stored in P's and W's dtype."""
+    for i in range(tid, nf, nt):
+        acc = 0.0
+        for j in range(nf):
+            acc += np.float64(P[rb, j, i]) * np.float64(x[rb, j])
+        kvec[rb, i] = acc
+    part = 0.0
+    for i in range(tid, nf, nt):
+        part += np.float64(x[rb, i]) * kvec[rb, i]
+    c = 1.0 / (lam + _block_sum(sh, part, tid, nt))     # (its syncthreads publish kvec)
+    for i in range(nf):
+        ki = kvec[rb, i]
+        for j in range(tid, nf, nt):
+            pij = np.float64(P[rb, i, j]) - c * (ki * kvec[rb, j])   # symmetric bit for bit
+            if lam != 1.0:
+                pij = pij / lam
+            P[rb, i, j] = pij
+    for k in range(n_out):
+        ek = err[rb, k]
+        for j in range(tid, nf, nt):
+            W[rb, k, j] = np.float64(W[rb, k, j]) - c * (ek * kvec[rb, j])
+    cuda.syncthreads()
 
 
 _PLUGIN_KERNELS = {}

@@ -42,14 +42,15 @@ def cuda_simulated() -> bool:
     return simulator_enabled()
 
 
-def _cuda(threads=None):
-    """The cuda backend; ``threads``: threads per block (default ``gpu.default_threads``)."""
+def _cuda(threads=None, rls="auto"):
+    """The cuda backend; ``threads``: threads per block (default ``gpu.default_threads``);
+    ``rls``: where an RLS update runs (``gpu.rls_fused``: "auto", "fused", "split")."""
     if not (cuda_available() or cuda_simulated()):
         raise ConfigError("run.backend = 'cuda' needs CuPy and a visible CUDA GPU; install the "
                           "'gpu' extra (pip install neurosim[gpu]) or use backend 'numba'")
     from .gpu import CudaChunkRunner
     where = "CUDA simulator" if cuda_simulated() else "GPU"
-    runner = CudaChunkRunner(threads=threads)
+    runner = CudaChunkRunner(threads=threads, rls=rls)
     return Backend("cuda", runner.run_chunk,
                    f"numba-cuda chunk kernel ({where}), one block per network", resident=runner)
 
@@ -60,13 +61,13 @@ _REGISTRY = {"numpy": _numpy, "numba": _numba, "cuda": _cuda}
 def get_backend(name: str, **options) -> Backend:
     """Return the backend called ``name`` ('auto' picks the fastest available CPU/GPU one).
 
-    ``options`` go to the backend's factory (``cuda``: ``threads`` per block).
+    ``options`` go to the backend's factory (``cuda``: ``threads`` per block, ``rls``).
     """
     if name == "auto":
         name = "numba"
     if name not in _REGISTRY:
         raise ConfigError(f"backend {name!r} is unknown; valid names: {', '.join(_REGISTRY)}, auto")
-    accepted = {"cuda": ("threads",)}.get(name, ())
+    accepted = {"cuda": ("threads", "rls")}.get(name, ())
     unknown = sorted(set(options) - set(accepted))
     if unknown:
         raise ConfigError(f"backend {name!r} takes no option(s) {unknown}; it accepts: "

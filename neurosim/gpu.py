@@ -116,6 +116,34 @@ def rls_due_steps(gate: np.ndarray, count: int, every: int, t0: int) -> np.ndarr
     return t0 + np.flatnonzero(gated & (before % every == 0))
 
 
+RLS_MODES = ("auto", "fused", "split")
+# "auto" fuses the RLS update into the chunk launch when one block's pass over its own P is
+# cheaper than the split path's fixed cost (a relaunch and ~6 CuPy kernels, some 30-40 us a
+# due step) -- P up to this many bytes per replicate -- or when the replicates fill the GPU
+# (B >= its multiprocessors). An estimate (one SM streams ~150 GB/s; the pass moves ~3x P's
+# bytes), not yet measured: ``benchmarks/gpu_rls_modes.py`` measures both on a GPU.
+FUSED_RLS_MAX_BYTES = 2 << 20
+
+
+def multiprocessors() -> int:
+    """Multiprocessors of the current device (1 under the simulator)."""
+    if simulator_enabled():
+        return 1
+    from numba import cuda
+    return int(cuda.get_current_device().MULTIPROCESSOR_COUNT)
+
+
+def rls_fused(mode: str, n_replicates: int, n_feat: int, itemsize: int) -> bool:
+    """Whether RLS updates run inside the chunk kernel (``mode`` "fused"), between split
+    launches with CuPy (``"split"``), or as :data:`FUSED_RLS_MAX_BYTES` decides (``"auto"``)."""
+    if mode not in RLS_MODES:
+        raise ConfigError(f"rls = {mode!r}: must be one of {', '.join(RLS_MODES)}")
+    if mode != "auto":
+        return mode == "fused"
+    return (n_feat * n_feat * itemsize <= FUSED_RLS_MAX_BYTES
+            or n_replicates >= multiprocessors())
+
+
 class TransferCounter:
     """Host<->device copies: calls (one per array copied) and bytes, per direction
     (``"h2d"``, ``"d2h"``) and per kind (``params``, ``state``, ``readout``, ``io``,
@@ -180,9 +208,12 @@ class DeviceBatch:
         Threads per block (power of two <= ``kernels.cuda.MAX_THREADS``).
     counter : TransferCounter, optional
         Where the copies are counted (a new one by default: ``self.transfers``).
+    rls : {"auto", "fused", "split"}
+        Where an RLS readout's update runs (:func:`rls_fused`): inside the chunk kernel, or
+        with CuPy between launches split at each due step.
     """
 
-    def __init__(self, params, states, readouts, threads=None, counter=None):
+    def __init__(self, params, states, readouts, threads=None, counter=None, rls="auto"):
         from .kernels import cuda as kc
         self.kc, self.xp = kc, array_module()
         self.transfers = counter if counter is not None else TransferCounter()
@@ -205,9 +236,12 @@ class DeviceBatch:
         self.p["indices"] = self._up(np.concatenate([p.indices for p in params]), "params")
         self.p["w_data"] = self._up(np.concatenate([p.w_data for p in params]), "params")
         self.p0, self.has_fb = p0, states[0].fb.shape[0] > 0
+        self.rls_mode = rls
+        rls_fused(rls, 1, 1, 8)                 # the mode's name is checked here
         self.upload_state(states)
         self.upload_readout(readouts)
         self.tpos = self._zeros((self.B,), np.int64)
+        self.launches = 0                       # chunk-kernel launches so far
         self.flag = self._zeros((self.B, self.n), np.int32)
         self.splist = self._zeros((self.B, self.n), np.int32)
 
@@ -244,6 +278,11 @@ class DeviceBatch:
                   for f in _READOUT_ARRAYS}
         self.r0, self.n_out, self.n_feat = r0, r0.W.shape[0], r0.W.shape[1]
         self.n_enc = r0.enc.shape[0]
+        self.fused = (r0.rule == 3 and self.n_out > 0
+                      and rls_fused(self.rls_mode, self.B, self.n_feat, r0.P.itemsize))
+        shape = (self.B, self.n_feat if self.fused else 1)
+        if getattr(self, "kvec", None) is None or self.kvec.shape != shape:
+            self.kvec = self._zeros(shape, np.float64)
 
     def download_readout(self, readouts):
         for f in _READOUT_MUTABLE:
@@ -291,15 +330,17 @@ class DeviceBatch:
         (B, 2) device noise keys; ``step0``: the global step of the chunk's step 0."""
         sc = self.kc.scalars(self.p0, self.r0, record=int(rec["record"]), n_ch=io["n_ch"],
                              n_out=self.n_out, n_feat=self.n_feat, n_enc=self.n_enc,
-                             n_tr=rec["n_tr"], has_fb=int(self.has_fb), cap=rec["cap"])
+                             n_tr=rec["n_tr"], has_fb=int(self.has_fb), cap=rec["cap"],
+                             rls_fused=int(self.fused))
         p, s, r = self.p, self.s, self.r
+        self.launches += 1
         self.kc.kernel_for(self.r0.rule)[self.B, self.threads](
             p["a"], p["b"], p["c"], p["d"], p["bias"], p["sigma"], p["proj"], p["w_dense"],
             p["indptr"], p["indices"], p["w_data"],
             s["v"], s["u"], s["isyn"], s["hsyn"], s["fb"], s["ffast"], s["frise"], s["fslow"],
             s["fmean"], s["x"],
             r["W"], r["W0"], r["U"], r["elig"], r["err"], r["z"], r["z0"], r["tag_sum"],
-            r["enc"], r["online"], r["counters"], r["fsums"], r["hyper"],
+            r["enc"], r["online"], r["counters"], r["fsums"], r["hyper"], r["P"], self.kvec,
             io["drive"], io["target"], io["gate"], io["tag"],
             rec["spk_step"], rec["spk_id"], rec["n_spk"], rec["rate"], rec["trace_ids"],
             rec["traces"], rec["rz"], rec["rz0"], self.flag, self.splist, np.int64(step0), keys,
@@ -331,8 +372,9 @@ class DeviceBatch:
 
     def rls_due(self, io, t0) -> np.ndarray:
         """Chunk steps >= ``t0`` with an RLS update due (the gated-step count of replicate 0
-        is read from the device: the replicates share the gate)."""
-        if self.r0.rule != 3 or not self.n_out:
+        is read from the device: the replicates share the gate); none when the kernel
+        applies the update itself."""
+        if self.r0.rule != 3 or not self.n_out or self.fused:
             return np.zeros(0, np.int64)
         count = int(self._down(self.r["counters"][0], "control")[2])
         return rls_due_steps(io["gate_host"], count, max(1, self.r0.rls_every), t0)
@@ -401,10 +443,13 @@ class CudaChunkRunner:
     ----------
     threads : int, optional
         Threads per block.
+    rls : {"auto", "fused", "split"}
+        Where an RLS readout's update runs (:func:`rls_fused`).
     """
 
-    def __init__(self, threads=None):
-        self.threads = threads
+    def __init__(self, threads=None, rls="auto"):
+        rls_fused(rls, 1, 1, 8)                 # the mode's name is checked here
+        self.threads, self.rls = threads, rls
         self.transfers = TransferCounter()
         self._p, self._batch, self._keys, self._evict = None, None, None, None
 
@@ -417,7 +462,8 @@ class CudaChunkRunner:
         """Upload the network ``p`` with state ``s`` and readout ``r``. ``on_evict()`` is
         called before another ``attach`` replaces them (the owner pulls what it needs)."""
         self.evict()
-        self._batch = DeviceBatch([p], [s], [r], self.threads, counter=self.transfers)
+        self._batch = DeviceBatch([p], [s], [r], self.threads, counter=self.transfers,
+                                  rls=self.rls)
         self._p, self._keys = p, None
         if on_evict is None:
             self._evict = None

@@ -39,7 +39,7 @@ class Replicates:
 
 
 def run_replicates(net_cfg, run_cfg, seeds, backend="cuda", duration_ms=None, stream=None,
-                   readout=None, threads=None) -> Replicates:
+                   readout=None, threads=None, rls="auto") -> Replicates:
     """Simulate one network per seed: one launch per chunk on 'cuda', a loop on CPU.
 
     Parameters
@@ -56,6 +56,8 @@ def run_replicates(net_cfg, run_cfg, seeds, backend="cuda", duration_ms=None, st
         Inputs shared by every replicate (must be iterable more than once on CPU).
     readout : callable(net) -> Readout, optional
         Builds each replicate's readout record (e.g. ``simulator.new_readout``).
+    threads, rls : optional
+        Threads per block and where RLS updates run on 'cuda' (``gpu.DeviceBatch``).
 
     Returns
     -------
@@ -82,7 +84,7 @@ def run_replicates(net_cfg, run_cfg, seeds, backend="cuda", duration_ms=None, st
                           time.perf_counter() - t_start, backend)
     params = [build_params(net, run_cfg.dt_ms) for net in nets]
     states = [new_state(net) for net in nets]
-    batch = DeviceBatch(params, states, readouts, threads)
+    batch = DeviceBatch(params, states, readouts, threads, rls=rls)
     keys = batch.upload_keys([key_words(seed_streams(sd)["noise"]) for sd in seeds])
     setup_s = time.perf_counter() - t_start
     t_start = time.perf_counter()                     # wall_s: the simulation loop only

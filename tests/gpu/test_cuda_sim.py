@@ -7,6 +7,7 @@ import os
 import subprocess
 import sys
 import textwrap
+from dataclasses import replace
 
 import numpy as np
 import pytest
@@ -25,7 +26,7 @@ TOL = 1e-9
 
 
 def run_pair(cfg, steps=50, chunk_steps=25, dt=1.0, readout=None, stream=None, capacity=None,
-             seed=2):
+             seed=2, **options):
     """Run ``cfg`` on the numpy reference and on cuda (same noise keys); returns both results."""
     out = {}
     for name in ("numpy", "cuda"):
@@ -34,7 +35,7 @@ def run_pair(cfg, steps=50, chunk_steps=25, dt=1.0, readout=None, stream=None, c
                         chunk_ms=chunk_steps * dt, seed=seed, record_traces=(0, 3))
         sim = Simulator(net, run, readout=readout(net) if readout else None)
         if name == "cuda":
-            sim.backend = get_backend("cuda", threads=THREADS)
+            sim.backend = get_backend("cuda", threads=THREADS, **options)
         if capacity:
             sim._spike_capacity = capacity
         rec = sim.run(stream=stream, recorder=Recorder(net.n_neurons, dt))
@@ -153,24 +154,52 @@ def test_plug_in_rule_oja_matches_reference():
     np.testing.assert_allclose(rb.z, ra.z, rtol=0, atol=TOL)
 
 
-def test_rls_readout_matches_reference():
+def _rls_readout(net, lam=0.999, every=3):
     from neurosim.kernels.rls import rls_init
+    nf = n_features(net)
+    enc = 0.5 * np.random.default_rng(1).standard_normal((1, net.n_neurons))
+    return new_readout(1, nf, net.n_neurons, net.a.dtype, rule="rls", lam=lam,
+                       rls_every=every, P=rls_init(nf, 1.0, net.a.dtype), encoders=enc)
 
-    def readout(net):
-        nf = n_features(net)
-        enc = 0.5 * np.random.default_rng(1).standard_normal((1, net.n_neurons))
-        return new_readout(1, nf, net.n_neurons, net.a.dtype, rule="rls", lam=0.999,
-                           rls_every=3, P=rls_init(nf, 1.0), encoders=enc)
 
-    ref, dev = run_pair(_readout_cfg(), steps=50, readout=readout, stream=_stream(50, 1))
+@pytest.mark.parametrize("rls", ["fused", "split"])
+@pytest.mark.parametrize("lam, every", [(0.999, 3), (1.0, 1)])
+def test_rls_readout_matches_reference(rls, lam, every):
+    """RLS inside the chunk kernel (``fused``) and between split launches with the array
+    module (``split``): the same run as the NumPy reference; fused needs no extra launch."""
+    ref, dev = run_pair(_readout_cfg(), steps=50, rls=rls, stream=_stream(50, 1),
+                        readout=lambda net: _rls_readout(net, lam, every),
+                        capacity=40 * 50)                  # no launch stops on a full buffer
     assert_same(ref, dev, min_spikes=5)
     (sa, ra), (sb, rb) = ref, dev
     for f in ("W", "P", "z", "err"):
         np.testing.assert_allclose(getattr(sb.readout, f), getattr(sa.readout, f), rtol=0,
                                    atol=TOL, err_msg=f)
+    np.testing.assert_array_equal(sb.readout.P, sb.readout.P.T)   # symmetric bit for bit
     np.testing.assert_array_equal(sa.readout.counters, sb.readout.counters)
     np.testing.assert_allclose(rb.z, ra.z, rtol=0, atol=TOL)
     assert np.abs(sb.readout.W).sum() > 0
+    runner = sb.backend.resident
+    assert runner._batch.fused == (rls == "fused")
+    n_due = -(-int(sb.readout.counters[2]) // every)       # updates made (gate > 0 steps)
+    launches = runner._batch.launches
+    assert n_due >= 5
+    if rls == "fused":
+        assert launches == 2                               # one per chunk
+    else:                                                  # one per update (+ chunk tails)
+        assert n_due <= launches <= n_due + 2
+
+
+def test_rls_mode_is_checked_and_auto_follows_the_size():
+    from neurosim.config import ConfigError
+    from neurosim.gpu import FUSED_RLS_MAX_BYTES, rls_fused
+    with pytest.raises(ConfigError, match="rls = 'cublas'.*auto, fused, split"):
+        get_backend("cuda", rls="cublas")
+    side = int(np.sqrt(FUSED_RLS_MAX_BYTES / 8))
+    assert rls_fused("auto", 1, side, 8) and rls_fused("split", 1, 10, 8) is False
+    assert rls_fused("fused", 1, 10 * side, 8)
+    # past the size, auto fuses only when the replicates fill the device (1 SM simulated)
+    assert rls_fused("auto", 1, 2 * side, 8)
 
 
 def test_batched_rls_update_matches_reference():
@@ -214,6 +243,31 @@ def test_replicates_cuda_equal_cpu_loop():
     for sa, sb in zip(cpu.states, dev.states):
         np.testing.assert_allclose(sb.v, sa.v, rtol=0, atol=TOL)
     assert not np.array_equal(cpu.spikes[0].i, cpu.spikes[1].i), "replicates must differ"
+
+
+@pytest.mark.parametrize("dtype, tol", [("float64", TOL), ("float32", 2e-4)])
+def test_replicates_rls_fused_equals_split_and_cpu(dtype, tol):
+    """B = 2 FORCE readouts, each block updating its own P inside the launch: the same
+    weights as the split launches and as the numba loop (float32: P stored in float32, the
+    fused update computed in float64, hence the tolerance)."""
+    from neurosim.replicates import run_replicates
+    cfg = replace(_readout_cfg(), n_neurons=16)
+    run = RunConfig(dtype=dtype, duration_ms=24.0, chunk_ms=12.0)
+    steps = 24
+    stream = ArrayStream(np.zeros((steps, 1)), 12, gate=np.ones(steps),
+                         target=np.sin(np.arange(steps) / 5.0)[:, None])
+    res = {"numba": run_replicates(cfg, run, [1, 2], backend="numba", stream=stream,
+                                   readout=_rls_readout)}
+    for mode in ("fused", "split"):
+        res[mode] = run_replicates(cfg, run, [1, 2], backend="cuda", stream=stream,
+                                   readout=_rls_readout, threads=THREADS, rls=mode)
+    for mode in ("fused", "split"):
+        for a, b in zip(res["numba"].spikes, res[mode].spikes):
+            np.testing.assert_array_equal(a.t, b.t)
+        for ra, rb in zip(res["numba"].readouts, res[mode].readouts):
+            assert np.abs(ra.W).max() > 1e-3, "RLS must have learned"
+            np.testing.assert_allclose(rb.W, ra.W, rtol=0, atol=tol * np.abs(ra.W).max())
+            np.testing.assert_allclose(rb.P, ra.P, rtol=0, atol=tol * np.abs(ra.P).max())
 
 
 def test_backend_registry_and_device_rng():
