@@ -1,17 +1,18 @@
 #!/usr/bin/env bash
 # One prepared run of everything that needs a real GPU (issue 7): environment report, the
-# GPU tests on real CUDA, B5 (quick sizes up to N = 1e6) and B6 (quick). Budget: <= 8 min.
+# GPU tests on real CUDA, B5 (quick sizes up to N = 1e6), B6 (quick) and the RLS modes
+# (fused in the kernel vs split launches, quick). Budget: <= 9.5 min.
 #
 #   bash benchmarks/gpu_device_check.sh            # from the repository root
 #
 # Writes under $OUT if set (the device machine's result folder), else benchmarks/out/device:
 #   env.txt            python, packages, nvidia-smi, what is missing
 #   pytest_gpu.txt     python -m pytest tests/gpu (real GPU: cudasim-marked and gpu-marked)
-#   b5.txt, b5_scaling.csv, b6.txt, b6_replicates.csv
+#   b5.txt, b5_scaling.csv, b6.txt, b6_replicates.csv, rls.txt, gpu_rls_modes.csv
 #   summary.txt        exit status and seconds of each stage
 # The machine may have no network: the script uses whatever Python is present (./.venv if
 # carried, else python3), tries an offline editable install, and reports what is missing
-# instead of failing. Each stage has its own timeout so the whole stays under 8 minutes.
+# instead of failing. Each stage has its own timeout so the whole stays under 9.5 minutes.
 set -u
 cd "$(dirname "$0")/.."
 DEST="${OUT:-benchmarks/out/device}"
@@ -70,5 +71,6 @@ fi
 stage pytest_gpu 200 pytest_gpu.txt "$PY" -m pytest tests/gpu -q -rs --durations=0
 stage b5 170 b5.txt "$PY" benchmarks/b5_scaling.py --quick
 stage b6 110 b6.txt "$PY" benchmarks/b6_replicates.py --quick
+stage rls 75 rls.txt "$PY" benchmarks/gpu_rls_modes.py --quick
 nvidia-smi --query-gpu=name,memory.used,memory.total --format=csv >> "$DEST/env.txt" 2>&1
 echo "results in $DEST" | tee -a "$SUMMARY"
