@@ -165,3 +165,16 @@ def test_backend_options_are_checked_by_name():
         get_backend("numba", threads=2)
     with pytest.raises(ConfigError, match=r"'cuda' takes no option\(s\) \['block'\]; it accepts: threads"):
         get_backend("cuda", block=4)
+
+
+def test_rls_placement_on_the_device_is_checked_and_sized():
+    """Where the cuda backend runs an RLS update (``gpu.rls_fused``): the mode is checked by
+    name, and "auto" fuses a small P without asking a device (none here)."""
+    from neurosim.gpu import FUSED_RLS_MAX_BYTES, rls_fused
+    with pytest.raises(ConfigError, match=r"rls = 'inline': must be one of auto, fused, split"):
+        rls_fused("inline", 1, 10, 8)
+    assert rls_fused("fused", 1, 10_000, 8) is True
+    assert rls_fused("split", 512, 10, 8) is False
+    side = int((FUSED_RLS_MAX_BYTES / 8) ** 0.5)
+    assert rls_fused("auto", 1, side, 8) is True           # P of 2 MiB: fused
+    assert rls_fused("auto", 1, int(side * 2 ** 0.5), 4) is True   # float32 fits as well
