@@ -133,12 +133,17 @@ def multiprocessors() -> int:
     return int(cuda.get_current_device().MULTIPROCESSOR_COUNT)
 
 
+def check_rls_mode(mode: str) -> str:
+    """``mode`` if it is one of :data:`RLS_MODES`, else a ConfigError naming it."""
+    if mode not in RLS_MODES:
+        raise ConfigError(f"rls = {mode!r}: must be one of {', '.join(RLS_MODES)}")
+    return mode
+
+
 def rls_fused(mode: str, n_replicates: int, n_feat: int, itemsize: int) -> bool:
     """Whether RLS updates run inside the chunk kernel (``mode`` "fused"), between split
     launches with CuPy (``"split"``), or as :data:`FUSED_RLS_MAX_BYTES` decides (``"auto"``)."""
-    if mode not in RLS_MODES:
-        raise ConfigError(f"rls = {mode!r}: must be one of {', '.join(RLS_MODES)}")
-    if mode != "auto":
+    if check_rls_mode(mode) != "auto":
         return mode == "fused"
     return (n_feat * n_feat * itemsize <= FUSED_RLS_MAX_BYTES
             or n_replicates >= multiprocessors())
@@ -236,8 +241,7 @@ class DeviceBatch:
         self.p["indices"] = self._up(np.concatenate([p.indices for p in params]), "params")
         self.p["w_data"] = self._up(np.concatenate([p.w_data for p in params]), "params")
         self.p0, self.has_fb = p0, states[0].fb.shape[0] > 0
-        self.rls_mode = rls
-        rls_fused(rls, 1, 1, 8)                 # the mode's name is checked here
+        self.rls_mode = check_rls_mode(rls)
         self.upload_state(states)
         self.upload_readout(readouts)
         self.tpos = self._zeros((self.B,), np.int64)
@@ -448,8 +452,7 @@ class CudaChunkRunner:
     """
 
     def __init__(self, threads=None, rls="auto"):
-        rls_fused(rls, 1, 1, 8)                 # the mode's name is checked here
-        self.threads, self.rls = threads, rls
+        self.threads, self.rls = threads, check_rls_mode(rls)
         self.transfers = TransferCounter()
         self._p, self._batch, self._keys, self._evict = None, None, None, None
 

@@ -7,7 +7,7 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
-from .gpu import DeviceBatch
+from .gpu import DeviceBatch, check_rls_mode
 from .kernels.rng import key_words
 from .monitors import Recorder
 from .network import build_network, seed_streams
@@ -57,12 +57,14 @@ def run_replicates(net_cfg, run_cfg, seeds, backend="cuda", duration_ms=None, st
     readout : callable(net) -> Readout, optional
         Builds each replicate's readout record (e.g. ``simulator.new_readout``).
     threads, rls : optional
-        Threads per block and where RLS updates run on 'cuda' (``gpu.DeviceBatch``).
+        Threads per block and where RLS updates run on 'cuda' (``gpu.DeviceBatch``; the CPU
+        backends update in the step and ignore it, but a wrong name is an error everywhere).
 
     Returns
     -------
     Replicates
     """
+    check_rls_mode(rls)                               # on every backend: a typo is an error
     seeds = [int(x) for x in seeds]
     nets = [build_network(net_cfg, seed=sd, dtype=run_cfg.dtype) for sd in seeds]
     readouts = [readout(net) if readout else new_readout(0, n_features(net), net.n_neurons,

@@ -178,3 +178,8 @@ def test_rls_placement_on_the_device_is_checked_and_sized():
     side = int((FUSED_RLS_MAX_BYTES / 8) ** 0.5)
     assert rls_fused("auto", 1, side, 8) is True           # P of 2 MiB: fused
     assert rls_fused("auto", 1, int(side * 2 ** 0.5), 4) is True   # float32 fits as well
+    from neurosim.config import NetworkConfig, RunConfig
+    from neurosim.replicates import run_replicates
+    with pytest.raises(ConfigError, match=r"rls = 'fast'"):          # also off the GPU
+        run_replicates(NetworkConfig(n_neurons=8), RunConfig(duration_ms=2.0), [0],
+                       backend="numba", rls="fast")
