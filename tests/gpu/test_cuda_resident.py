@@ -17,6 +17,8 @@ from neurosim.network import build_network
 from neurosim.simulator import Simulator, n_features, new_readout
 from neurosim.streams import ArrayStream, Chunk
 
+from .readouts import rls_readout
+
 pytestmark = pytest.mark.cudasim
 THREADS = 4
 TOL = 1e-9
@@ -38,14 +40,6 @@ def _sim(backend, readout=None, n=32, seed=3):
     if backend == "cuda":
         sim.backend = get_backend("cuda", threads=THREADS)
     return sim
-
-
-def _rls_readout(net):
-    from neurosim.kernels.rls import rls_init
-    nf = n_features(net)
-    enc = 0.5 * np.random.default_rng(1).standard_normal((1, net.n_neurons))
-    return new_readout(1, nf, net.n_neurons, net.a.dtype, rule="rls", lam=0.999,
-                       rls_every=3, P=rls_init(nf, 1.0), encoders=enc)
 
 
 def _rls_stream(n_chunks=4):
@@ -96,7 +90,7 @@ def _assert_same_rec(ra, rb):
 def test_plain_run_moves_state_and_readout_once():
     """(b) 4 chunks: state and readout go up once (first chunk) and come back once (run
     end); per chunk only the inputs go up and the recordings come back."""
-    sim = _sim("cuda", readout=_rls_readout)
+    sim = _sim("cuda", readout=rls_readout)
     runner = sim.backend.resident
     t = runner.transfers
     rec = sim.run(stream=_rls_stream(4), recorder=Recorder(32, 1.0))
@@ -133,7 +127,7 @@ def test_rls_with_host_access_between_chunks_matches_numba():
 
     out = {}
     for name in ("numba", "cuda"):
-        sim = _sim(name, readout=_rls_readout)
+        sim = _sim(name, readout=rls_readout)
         out[name] = (sim, sim.run(stream=_rls_stream(4), recorder=Recorder(32, 1.0),
                                   on_chunk=on_chunk))
     (sa, ra), (sb, rb) = out["numba"], out["cuda"]
@@ -174,15 +168,15 @@ def test_checkpoint_mid_run_then_restore_continues_identically():
     """(d) checkpoint after 2 of 4 chunks, run on (device copies move ahead), restore, run
     the last 2: the same as 4 chunks straight; also restored into a fresh simulator."""
     chunks = list(_rls_stream(4))
-    ref = _sim("cuda", readout=_rls_readout)
+    ref = _sim("cuda", readout=rls_readout)
     r_ref = ref.run(stream=chunks, recorder=Recorder(32, 1.0))
-    a = _sim("cuda", readout=_rls_readout)
+    a = _sim("cuda", readout=rls_readout)
     a.run(stream=chunks[:2], recorder=Recorder(32, 1.0))
     arrays, meta = a.checkpoint()
     a.run(stream=chunks[2:3], recorder=Recorder(32, 1.0))
     a.restore(arrays, meta)
     r_a = a.run(stream=chunks[2:], recorder=Recorder(32, 1.0))
-    b = _sim("cuda", readout=_rls_readout)
+    b = _sim("cuda", readout=rls_readout)
     b.restore(arrays, meta)
     r_b = b.run(stream=chunks[2:], recorder=Recorder(32, 1.0))
     late = r_ref.spikes.t >= 2 * STEPS
@@ -235,10 +229,10 @@ def test_backend_switch_and_a_second_simulator_on_one_runner():
     """The newer copy is never lost: a simulator moved from cuda to numba mid-run continues
     from the device's state, and one runner shared by two simulators hands each its own."""
     chunks = list(_rls_stream(3))
-    ref = _sim("numba", readout=_rls_readout)
+    ref = _sim("numba", readout=rls_readout)
     r_ref = ref.run(stream=chunks, recorder=Recorder(32, 1.0))
-    a = _sim("cuda", readout=_rls_readout)
-    b = _sim("numba", readout=_rls_readout)
+    a = _sim("cuda", readout=rls_readout)
+    b = _sim("numba", readout=rls_readout)
     b.backend = a.backend                       # the same runner
     rec_a, rec_b = Recorder(32, 1.0), Recorder(32, 1.0)
     a.run_one_chunk(chunks[0], rec_a)

@@ -20,6 +20,8 @@ from neurosim.network import build_network
 from neurosim.simulator import Simulator, n_features, new_readout
 from neurosim.streams import ArrayStream
 
+from .readouts import rls_readout
+
 pytestmark = pytest.mark.cudasim
 THREADS = 4
 TOL = 1e-9
@@ -154,21 +156,13 @@ def test_plug_in_rule_oja_matches_reference():
     np.testing.assert_allclose(rb.z, ra.z, rtol=0, atol=TOL)
 
 
-def _rls_readout(net, lam=0.999, every=3):
-    from neurosim.kernels.rls import rls_init
-    nf = n_features(net)
-    enc = 0.5 * np.random.default_rng(1).standard_normal((1, net.n_neurons))
-    return new_readout(1, nf, net.n_neurons, net.a.dtype, rule="rls", lam=lam,
-                       rls_every=every, P=rls_init(nf, 1.0, net.a.dtype), encoders=enc)
-
-
 @pytest.mark.parametrize("rls", ["fused", "split"])
 @pytest.mark.parametrize("lam, every", [(0.999, 3), (1.0, 1)])
-def test_rls_readout_matches_reference(rls, lam, every):
+def testrls_readout_matches_reference(rls, lam, every):
     """RLS inside the chunk kernel (``fused``) and between split launches with the array
     module (``split``): the same run as the NumPy reference; fused needs no extra launch."""
     ref, dev = run_pair(_readout_cfg(), steps=50, rls=rls, stream=_stream(50, 1),
-                        readout=lambda net: _rls_readout(net, lam, every),
+                        readout=lambda net: rls_readout(net, lam, every),
                         capacity=40 * 50)                  # no launch stops on a full buffer
     assert_same(ref, dev, min_spikes=5)
     (sa, ra), (sb, rb) = ref, dev
@@ -190,14 +184,13 @@ def test_rls_readout_matches_reference(rls, lam, every):
         assert n_due <= launches <= n_due + 2
 
 
-def test_rls_mode_is_checked_and_auto_follows_the_size():
+def test_rls_mode_is_checked_and_auto_fuses_when_replicates_fill_the_device():
+    """(The size rule runs without a device: ``tests/test_config_and_api.py``.)"""
     from neurosim.config import ConfigError
     from neurosim.gpu import FUSED_RLS_MAX_BYTES, rls_fused
     with pytest.raises(ConfigError, match="rls = 'cublas'.*auto, fused, split"):
         get_backend("cuda", rls="cublas")
     side = int(np.sqrt(FUSED_RLS_MAX_BYTES / 8))
-    assert rls_fused("auto", 1, side, 8) and rls_fused("split", 1, 10, 8) is False
-    assert rls_fused("fused", 1, 10 * side, 8)
     # past the size, auto fuses only when the replicates fill the device (1 SM simulated)
     assert rls_fused("auto", 1, 2 * side, 8)
 
@@ -257,10 +250,10 @@ def test_replicates_rls_fused_equals_split_and_cpu(dtype, tol):
     stream = ArrayStream(np.zeros((steps, 1)), 12, gate=np.ones(steps),
                          target=np.sin(np.arange(steps) / 5.0)[:, None])
     res = {"numba": run_replicates(cfg, run, [1, 2], backend="numba", stream=stream,
-                                   readout=_rls_readout)}
+                                   readout=rls_readout)}
     for mode in ("fused", "split"):
         res[mode] = run_replicates(cfg, run, [1, 2], backend="cuda", stream=stream,
-                                   readout=_rls_readout, threads=THREADS, rls=mode)
+                                   readout=rls_readout, threads=THREADS, rls=mode)
     for mode in ("fused", "split"):
         for a, b in zip(res["numba"].spikes, res[mode].spikes):
             np.testing.assert_array_equal(a.t, b.t)
